@@ -1,0 +1,39 @@
+"""holotwin: live digital twins of physical assets.
+
+The Python API::
+
+    import holotwin
+    twins = holotwin.open("sqlite:///plant.db")      # or holotwin.open() for data/holotwin.db
+    twins.add_models([...])
+    twins.put_twin("pump-1", {"$metadata": {"$model": "dtmi:example:Pump;1"}, "speed": 1450.0})
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from holotwin.clock import Clock, ManualClock, SystemClock
+from holotwin.errors import HolotwinError
+from holotwin.models import ModelRegistry, define_interface, load_documents
+from holotwin.service import TwinService
+from holotwin.store import Store, open_store
+
+__all__ = [
+    "Clock",
+    "HolotwinError",
+    "ManualClock",
+    "ModelRegistry",
+    "Store",
+    "SystemClock",
+    "TwinService",
+    "__version__",
+    "define_interface",
+    "load_documents",
+    "open",
+    "open_store",
+]
+
+
+def open(url: str = "sqlite://holotwin-data/holotwin.db", clock: Clock | None = None) -> TwinService:
+    """Open a holotwin instance on a store URL (see :func:`holotwin.store.open_store`)."""
+    return TwinService(open_store(url), clock)

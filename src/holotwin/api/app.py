@@ -1,0 +1,57 @@
+"""The FastAPI application: routes, problem+json errors, auth, and the change-feed wiring."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI
+from starlette.responses import JSONResponse
+
+from holotwin import __version__
+from holotwin.api.deps import ApiSettings, authorize
+from holotwin.api.problems import install_problem_handlers
+from holotwin.api.routes import events, models, query, relationships, telemetry, twins
+from holotwin.service import ApiKeys, TwinService
+
+__all__ = ["create_app"]
+
+
+def create_app(service: TwinService, settings: ApiSettings | None = None) -> FastAPI:
+    """Build the ASGI app around a service. The caller owns the service (and closes it)."""
+    settings = settings or ApiSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        broadcaster = events.FeedBroadcaster(asyncio.get_running_loop())
+        app.state.broadcaster = broadcaster
+        service.add_listener(broadcaster.notify)
+        try:
+            yield
+        finally:
+            service.remove_listener(broadcaster.notify)
+
+    app = FastAPI(
+        title="holotwin",
+        version=__version__,
+        description="Live digital twins: an Azure Digital Twins compatible data plane, plus "
+        "telemetry history, twin history and a change feed.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.settings = settings
+    app.state.keys = ApiKeys(service.store, service.clock)
+    app.state.key_cache = {}
+    install_problem_handlers(app)
+
+    api = APIRouter(dependencies=[Depends(authorize)])
+    for module in (models, twins, relationships, telemetry, query, events):
+        api.include_router(module.router)
+    app.include_router(api)
+
+    @app.get("/health", include_in_schema=False)
+    async def health() -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    return app

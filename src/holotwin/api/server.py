@@ -1,0 +1,104 @@
+"""Running the API with uvicorn, in the foreground (``holotwin serve``) or in a thread (demo,
+tests)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import uvicorn
+
+from holotwin.api.app import create_app
+from holotwin.api.deps import ApiSettings, is_loopback
+from holotwin.errors import HolotwinError
+from holotwin.service import TwinService
+
+__all__ = ["ServerThread", "TlsFiles", "UnsafeBindError", "check_bind", "free_port", "run_server"]
+
+
+class UnsafeBindError(HolotwinError):
+    """Refusing to listen on a non-loopback address without authentication."""
+
+    code = "UnsafeBind"
+
+
+def check_bind(host: str, settings: ApiSettings) -> None:
+    """Refuse a non-loopback address unless API keys are required."""
+    if not settings.auth and not is_loopback(host):
+        raise UnsafeBindError(
+            f"Refusing to listen on {host} without authentication: anyone on the network could "
+            "change your twins. Turn on API keys (--auth, and create a key with "
+            "'holotwin keys create NAME --scope write') or listen on 127.0.0.1."
+        )
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A PEM certificate (chain) and its private key: the server then speaks HTTPS only."""
+
+    certfile: str
+    keyfile: str
+
+
+def _config(service: TwinService, host: str, port: int, settings: ApiSettings,
+            log_level: str, tls: TlsFiles | None) -> uvicorn.Config:
+    check_bind(host, settings)
+    return uvicorn.Config(
+        create_app(service, settings), host=host, port=port, log_level=log_level,
+        access_log=False, lifespan="on",
+        ssl_certfile=tls.certfile if tls else None, ssl_keyfile=tls.keyfile if tls else None,
+    )
+
+
+def run_server(service: TwinService, host: str = "127.0.0.1", port: int = 8473,
+               settings: ApiSettings | None = None, log_level: str = "info",
+               tls: TlsFiles | None = None) -> None:
+    """Serve until interrupted (Ctrl-C stops it cleanly)."""
+    uvicorn.Server(_config(service, host, port, settings or ApiSettings(), log_level, tls)).run()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class ServerThread:
+    """The API served from a background thread; ``stop()`` shuts it down cleanly."""
+
+    def __init__(self, service: TwinService, host: str = "127.0.0.1", port: int | None = None,
+                 settings: ApiSettings | None = None, log_level: str = "warning",
+                 tls: TlsFiles | None = None) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self.scheme = "https" if tls else "http"
+        self._server = uvicorn.Server(
+            _config(service, host, self.port, settings or ApiSettings(), log_level, tls)
+        )
+        self._thread = threading.Thread(target=self._server.run, name="holotwin-api", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> ServerThread:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise HolotwinError(f"The API server did not start on {self.url}")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

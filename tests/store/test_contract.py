@@ -1,0 +1,182 @@
+"""The store contract: every Store implementation must pass these (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from holotwin.store import ApiKeyRecord, ModelRecord, Store, TelemetryPoint, TwinRecord
+from holotwin.twins import NewEvent
+
+
+def twin(id: str, model: str = "dtmi:x:M;1", revision: int = 1) -> TwinRecord:
+    return TwinRecord(id, model, f'W/"{id}-{revision}"', revision,
+                      {"$dtId": id, "$metadata": {"$model": model}, "n": revision}, 10.0 + revision)
+
+
+def rel(src: str, id: str, dst: str, name: str = "contains") -> dict[str, object]:
+    return {"$relationshipId": id, "$sourceId": src, "$targetId": dst,
+            "$relationshipName": name, "$etag": f'W/"{id}"'}
+
+
+def test_models_round_trip_in_upload_order(store: Store) -> None:
+    store.put_models([ModelRecord("dtmi:b;1", {"@id": "dtmi:b;1"}, 1.0)])
+    store.put_models([ModelRecord("dtmi:a;1", {"@id": "dtmi:a;1", "x": [1]}, 2.0)])
+    assert [m.id for m in store.list_models()] == ["dtmi:b;1", "dtmi:a;1"]
+    store.set_model_decommissioned("dtmi:a;1", True)
+    assert store.list_models()[1].decommissioned is True
+    assert store.list_models()[1].document == {"@id": "dtmi:a;1", "x": [1]}
+    store.delete_model("dtmi:b;1")
+    assert [m.id for m in store.list_models()] == ["dtmi:a;1"]
+
+
+def test_twin_put_get_list_delete(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.put_twin(twin("b"))
+        tx.put_twin(twin("a", model="dtmi:x:N;1"))
+        tx.put_twin(twin("c"))
+    assert store.get_twin("a") == twin("a", model="dtmi:x:N;1")
+    assert store.get_twin("zz") is None
+    assert [t.id for t in store.list_twins()] == ["a", "b", "c"]
+    assert [t.id for t in store.list_twins(model_ids=["dtmi:x:M;1"])] == ["b", "c"]
+    assert [t.id for t in store.list_twins(after="a", limit=1)] == ["b"]
+    assert store.list_twins(model_ids=[]) == []
+    assert store.count_twins() == 3
+    with store.transaction() as tx:
+        tx.put_twin(twin("b", revision=2))
+        tx.delete_twin("c")
+    assert store.get_twin("b").revision == 2  # type: ignore[union-attr]
+    assert store.count_twins() == 2
+
+
+def test_failed_transaction_rolls_back(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.put_twin(twin("a"))
+        tx.append_events([NewEvent("twin.created", 1.0, "a", "dtmi:x:M;1")])
+        raise RuntimeError("boom")
+    assert store.get_twin("a") is None
+    assert store.last_event_seq() == 0
+
+
+def test_relationships(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.put_relationship(rel("line", "r2", "m2"))
+        tx.put_relationship(rel("line", "r1", "m1"))
+        tx.put_relationship(rel("line", "r3", "line2", name="feeds"))
+        tx.put_relationship(rel("other", "r1", "m1"))
+        assert tx.count_relationships("line", "contains") == 2
+        assert tx.has_relationships("m1") and tx.has_relationships("line")
+        assert not tx.has_relationships("nobody")
+    assert [r["$relationshipId"] for r in store.list_relationships("line")] == ["r1", "r2", "r3"]
+    assert [r["$relationshipId"] for r in store.list_relationships("line", "feeds")] == ["r3"]
+    assert [(r["$sourceId"], r["$relationshipId"]) for r in store.list_incoming("m1")] == [
+        ("line", "r1"), ("other", "r1")]
+    assert store.get_relationship("line", "r1") == rel("line", "r1", "m1")
+    with store.transaction() as tx:
+        tx.delete_relationship("line", "r1")
+        assert tx.get_relationship("line", "r1") is None
+    assert store.get_relationship("line", "r1") is None
+
+
+def test_events_are_numbered_in_order_and_filterable(store: Store) -> None:
+    with store.transaction() as tx:
+        seqs = tx.append_events([
+            NewEvent("twin.created", 1.0, "a", "dtmi:x:M;1", {"twin": {"n": 1}}, 1),
+            NewEvent("telemetry", 2.0, "b", "dtmi:x:N;1", {"values": {"t": 1}}),
+        ])
+    with store.transaction() as tx:
+        seqs += tx.append_events([NewEvent("twin.updated", 3.0, "a", "dtmi:x:M;1", {}, 2)])
+    assert seqs == sorted(seqs) and len(set(seqs)) == 3
+    assert store.last_event_seq() == seqs[-1]
+    assert [e.seq for e in store.read_events()] == seqs
+    assert [e.kind for e in store.read_events(after=seqs[0])] == ["telemetry", "twin.updated"]
+    assert [e.seq for e in store.read_events(twin_ids=["a"])] == [seqs[0], seqs[2]]
+    assert [e.twin_id for e in store.read_events(model_ids=["dtmi:x:N;1"])] == ["b"]
+    assert [e.kind for e in store.read_events(kinds=["telemetry"])] == ["telemetry"]
+    assert len(store.read_events(limit=2)) == 2
+    first = store.read_events()[0]
+    assert first.data == {"twin": {"n": 1}} and first.revision == 1 and first.time == 1.0
+
+
+def test_twin_history_and_as_of(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.append_events([
+            NewEvent("twin.created", 10.0, "a", "m", {"twin": {"v": 1}}, 1),
+            NewEvent("telemetry", 15.0, "a", "m", {}),
+            NewEvent("twin.updated", 20.0, "a", "m", {"twin": {"v": 2}}, 2),
+            NewEvent("twin.updated", 30.0, "b", "m", {"twin": {"v": 9}}, 1),
+        ])
+    assert [e.revision for e in store.twin_history("a")] == [1, 2]
+    assert [e.revision for e in store.twin_history("a", start=11.0)] == [2]
+    assert [e.revision for e in store.twin_history("a", end=20.0)] == [1]
+    assert store.twin_event_at("a", 5.0) is None
+    assert store.twin_event_at("a", 19.9).data == {"twin": {"v": 1}}  # type: ignore[union-attr]
+    assert store.twin_event_at("a", 20.0).revision == 2  # type: ignore[union-attr]
+
+
+def test_telemetry_dedup_range_latest(store: Store) -> None:
+    points = [TelemetryPoint("a", "t", float(i), float(i * 2)) for i in range(10)]
+    points.append(TelemetryPoint("a", "status", 3.0, None, {"state": "ok"}))
+    with store.transaction() as tx:
+        assert tx.insert_telemetry(points) == 11
+    with store.transaction() as tx:  # a redelivery must not double anything
+        assert tx.insert_telemetry(points[:5] + [TelemetryPoint("a", "t", 10.0, 20.0)]) == 1
+    got = store.telemetry_range("a", "t", 2.0, 5.0)
+    assert [(p.time, p.value) for p in got] == [(2.0, 4.0), (3.0, 6.0), (4.0, 8.0)]
+    assert len(store.telemetry_range("a", "t", 0.0, 100.0, limit=4)) == 4
+    latest = {p.signal: p for p in store.latest_telemetry("a")}
+    assert latest["t"].time == 10.0 and latest["t"].value == 20.0
+    assert latest["status"].raw == {"state": "ok"} and latest["status"].value is None
+    with store.transaction() as tx:  # an older reading arriving late does not move "latest"
+        tx.insert_telemetry([TelemetryPoint("a", "t", 0.5, -1.0)])
+    assert {p.signal: p for p in store.latest_telemetry("a")}["t"].time == 10.0
+
+
+def test_telemetry_bulk_path(store: Store) -> None:
+    points = [TelemetryPoint(f"tw{i % 7}", "x", float(i), float(i)) for i in range(3000)]
+    with store.transaction() as tx:
+        assert tx.insert_telemetry(points) == 3000
+    with store.transaction() as tx:
+        assert tx.insert_telemetry(points) == 0
+    assert len(store.telemetry_range("tw0", "x", 0.0, 1e9, limit=100000)) == len(range(0, 3000, 7))
+
+
+def test_telemetry_buckets(store: Store) -> None:
+    values = [5.0, 1.0, 3.0, 10.0, 20.0, 7.0]
+    times = [100.0, 101.0, 109.9, 110.0, 115.0, 131.0]
+    with store.transaction() as tx:
+        tx.insert_telemetry([TelemetryPoint("a", "t", t, v) for t, v in zip(times, values)])
+        tx.insert_telemetry([TelemetryPoint("a", "s", 105.0, None, "text")])
+    buckets = store.telemetry_buckets("a", "t", 100.0, 140.0, 10.0)
+    assert [(b.start, b.count, b.min, b.max, b.last) for b in buckets] == [
+        (100.0, 3, 1.0, 5.0, 3.0), (110.0, 2, 10.0, 20.0, 20.0), (130.0, 1, 7.0, 7.0, 7.0)]
+    assert buckets[0].mean == pytest.approx(3.0)
+    assert store.telemetry_buckets("a", "s", 100.0, 140.0, 10.0) == []
+
+
+def test_api_keys(store: Store) -> None:
+    rec = ApiKeyRecord("k1", "ci", "write", "abc", 5.0)
+    store.put_api_key(rec)
+    assert store.get_api_key("k1") == rec
+    assert store.list_api_keys() == [rec]
+    assert store.delete_api_key("k1") is True
+    assert store.delete_api_key("k1") is False
+    assert store.get_api_key("k1") is None
+
+
+def test_concurrent_event_writers_keep_order(store: Store) -> None:
+    """Events from concurrent writers are read back complete, in strictly increasing seq."""
+
+    def write(n: int) -> None:
+        for i in range(20):
+            with store.transaction() as tx:
+                tx.append_events([NewEvent("telemetry", float(i), f"w{n}", "m", {"i": i})])
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seqs = [e.seq for e in store.read_events(limit=1000)]
+    assert len(seqs) == 80 and seqs == sorted(seqs)

@@ -1,0 +1,71 @@
+"""The architecture holds: the core imports no edge or adapter, and public APIs are curated."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "holotwin"
+CORE = ["models", "twins", "clock.py", "errors.py"]
+CORE_MAY_IMPORT = {"holotwin", "numpy", "scipy"}
+FORBIDDEN_AT_IMPORT = ("fastapi", "starlette", "uvicorn", "psycopg", "paho", "matplotlib", "httpx")
+
+
+def _core_files() -> list[Path]:
+    files: list[Path] = []
+    for entry in CORE:
+        path = SRC / entry
+        files.extend(sorted(path.rglob("*.py")) if path.is_dir() else [path])
+    return files
+
+
+@pytest.mark.parametrize("path", _core_files(), ids=lambda p: str(p.relative_to(SRC)))
+def test_core_imports_only_stdlib_numpy_scipy(path: Path) -> None:
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        for name in names:
+            top = name.split(".")[0]
+            if top == "holotwin":
+                parts = name.split(".")
+                inner = parts[1] if len(parts) > 1 else ""
+                assert inner in {"models", "twins", "clock", "errors"}, f"{path}: imports {name}"
+            else:
+                assert top in sys.stdlib_module_names or top in CORE_MAY_IMPORT, (
+                    f"{path}: core module imports {name}")
+
+
+def test_importing_the_core_loads_no_web_or_driver_package() -> None:
+    code = (
+        "import sys, holotwin.models, holotwin.twins, holotwin.clock, holotwin.errors;"
+        f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {FORBIDDEN_AT_IMPORT!r});"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize(
+    "module", ["holotwin", "holotwin.models", "holotwin.twins", "holotwin.store",
+               "holotwin.service", "holotwin.api", "holotwin.errors", "holotwin.clock"])
+def test_public_names_are_curated(module: str) -> None:
+    mod = importlib.import_module(module)
+    assert isinstance(mod.__all__, list) and len(set(mod.__all__)) == len(mod.__all__)
+    for name in mod.__all__:
+        assert hasattr(mod, name), f"{module}.__all__ lists {name}, which does not exist"
+
+
+def test_top_level_api() -> None:
+    import holotwin
+
+    assert {"open", "TwinService", "define_interface", "load_documents", "HolotwinError",
+            "ManualClock"} <= set(holotwin.__all__)
