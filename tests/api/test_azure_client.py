@@ -16,18 +16,18 @@ import pytest
 azure_core = pytest.importorskip("azure.core", reason="azure-digitaltwins-core is not installed")
 trustme = pytest.importorskip("trustme", reason="trustme is not installed")
 
-from azure.core.credentials import AccessToken  # noqa: E402
-from azure.core.exceptions import (  # noqa: E402
+from azure.core.credentials import AccessToken
+from azure.core.exceptions import (
     HttpResponseError,
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.digitaltwins.core import DigitalTwinsClient  # noqa: E402
+from azure.digitaltwins.core import DigitalTwinsClient
 
-from holotwin.api import ApiSettings  # noqa: E402
-from holotwin.api.server import ServerThread, TlsFiles  # noqa: E402
-from holotwin.service import ApiKeys, TwinService  # noqa: E402
-from tests.conftest import LINE, MACHINE, MOTOR, PLANT_MODELS, dispose, make_store  # noqa: E402
+from holotwin.api import ApiSettings
+from holotwin.api.server import ServerThread, TlsFiles
+from holotwin.service import ApiKeys, TwinService
+from tests.conftest import LINE, MACHINE, MOTOR, PLANT_MODELS, dispose, make_store
 
 
 class ApiKeyCredential:

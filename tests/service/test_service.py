@@ -48,8 +48,7 @@ def test_models_lifecycle(any_service: TwinService, plant_models: list[dict[str,
 
 
 def test_bad_model_batch_is_atomic(any_service: TwinService, plant_models: list[dict[str, Any]]) -> None:
-    bad = plant_models + [{"@id": "not a dtmi", "@type": "Interface",
-                           "@context": "dtmi:dtdl:context;3"}]
+    bad = [*plant_models, {"@id": "not a dtmi", "@type": "Interface", "@context": "dtmi:dtdl:context;3"}]
     with pytest.raises(ModelError):
         any_service.add_models(bad)
     assert any_service.list_models() == []

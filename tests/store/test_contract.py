@@ -121,7 +121,7 @@ def test_telemetry_dedup_range_latest(store: Store) -> None:
     with store.transaction() as tx:
         assert tx.insert_telemetry(points) == 11
     with store.transaction() as tx:  # a redelivery must not double anything
-        assert tx.insert_telemetry(points[:5] + [TelemetryPoint("a", "t", 10.0, 20.0)]) == 1
+        assert tx.insert_telemetry([*points[:5], TelemetryPoint("a", "t", 10.0, 20.0)]) == 1
     got = store.telemetry_range("a", "t", 2.0, 5.0)
     assert [(p.time, p.value) for p in got] == [(2.0, 4.0), (3.0, 6.0), (4.0, 8.0)]
     assert len(store.telemetry_range("a", "t", 0.0, 100.0, limit=4)) == 4
@@ -146,7 +146,7 @@ def test_telemetry_buckets(store: Store) -> None:
     values = [5.0, 1.0, 3.0, 10.0, 20.0, 7.0]
     times = [100.0, 101.0, 109.9, 110.0, 115.0, 131.0]
     with store.transaction() as tx:
-        tx.insert_telemetry([TelemetryPoint("a", "t", t, v) for t, v in zip(times, values)])
+        tx.insert_telemetry([TelemetryPoint("a", "t", t, v) for t, v in zip(times, values, strict=False)])
         tx.insert_telemetry([TelemetryPoint("a", "s", 105.0, None, "text")])
     buckets = store.telemetry_buckets("a", "t", 100.0, 140.0, 10.0)
     assert [(b.start, b.count, b.min, b.max, b.last) for b in buckets] == [

@@ -15,7 +15,12 @@ import hmac
 import secrets
 
 from holotwin.clock import Clock, SystemClock
-from holotwin.errors import AuthenticationError, InvalidInputError, NotFoundError, PermissionDeniedError
+from holotwin.errors import (
+    AuthenticationError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from holotwin.store.base import ApiKeyRecord, Store
 
 __all__ = ["SCOPES", "ApiKeys"]

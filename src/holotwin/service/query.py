@@ -20,11 +20,11 @@ _SELECT = re.compile(
     r"(?:WHERE\s+(?P<where>.+?))?\s*$",
     re.IGNORECASE | re.DOTALL,
 )
-_ID = re.compile(r"^(?:(?P<alias>[A-Za-z_]\w*)\.)?\$dtId\s*=\s*'(?P<id>(?:[^'\\]|\\.)*)'$", re.I)
+_ID = re.compile(r"^(?:(?P<alias>[A-Za-z_]\w*)\.)?\$dtId\s*=\s*'(?P<id>(?:[^'\\]|\\.)*)'$", re.IGNORECASE)
 _MODEL = re.compile(
     r"^IS_OF_MODEL\s*\(\s*(?:(?P<alias>[A-Za-z_]\w*)\s*,\s*)?'(?P<model>[^']+)'"
     r"\s*(?:,\s*(?P<exact>exact)\s*)?\)$",
-    re.I,
+    re.IGNORECASE,
 )
 
 

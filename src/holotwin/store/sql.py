@@ -258,7 +258,8 @@ class SqlStore(Store):
     def list_twins(
         self, model_ids: Collection[str] | None = None, after: str | None = None, limit: int = 1000
     ) -> list[TwinRecord]:
-        where, params = [], []  # type: ignore[var-annotated]
+        where: list[str] = []
+        params: list[Any] = []
         if model_ids is not None:
             if not model_ids:
                 return []

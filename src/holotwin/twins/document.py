@@ -158,7 +158,8 @@ def _stamp(
             continue
         entry = meta.get(key)
         entry = dict(entry) if isinstance(entry, dict) else {}
-        old_entry = old_meta.get(key) if isinstance(old_meta.get(key), dict) else {}
+        found = old_meta.get(key)
+        old_entry: dict[str, Any] = found if isinstance(found, dict) else {}
         if key not in before or before[key] != value:
             changed.append(f"{prefix}/{key}")
             entry["lastUpdateTime"] = now
@@ -238,7 +239,7 @@ def _check_metadata_patch(ops: list[dict[str, Any]]) -> None:
             if meta_at < 0:
                 continue
             rest = tokens[meta_at + 1:]
-            ok = rest == ["$model"] and meta_at == 0 or (len(rest) == 2 and rest[1] == "sourceTime")
+            ok = (rest == ["$model"] and meta_at == 0) or (len(rest) == 2 and rest[1] == "sourceTime")
             if not ok:
                 raise PatchError(
                     f"'{op[key]}' is read-only; only '/$metadata/$model' and "
@@ -268,7 +269,7 @@ def patch_twin_document(
     for op in ops:
         if not isinstance(op, dict):
             raise PatchError(f"Patch operation must be an object, got {op!r}")
-    _check_metadata_patch(ops)  # type: ignore[arg-type]
+    _check_metadata_patch(ops)
     after = apply_json_patch(_patchable(doc), ops)
     after["$dtId"] = doc["$dtId"]
     return _finish(doc, after, registry, now, new=False)
