@@ -200,3 +200,42 @@ def test_simple_queries(plant: TwinService) -> None:
         0] == [{"COUNT": 5}]
     with pytest.raises(QueryError):
         plant.query("SELECT * FROM RELATIONSHIPS R JOIN x")
+
+
+def test_concurrent_writers_with_the_same_etag_one_wins(plant: TwinService) -> None:
+    """Optimistic concurrency holds under real concurrency: of N patches sent with the same
+    If-Match etag exactly one succeeds, and N creates with If-None-Match: * create once."""
+    import threading
+
+    etag = plant.put_twin("m1", machine(speed=0.0)).document["$etag"]
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def patch(i: int) -> None:
+        try:
+            plant.patch_twin("m1", [{"op": "replace", "path": "/speed", "value": float(i + 1)}],
+                             if_match=etag)
+            result = "ok"
+        except PreconditionFailedError:
+            result = "412"
+        with lock:
+            outcomes.append(result)
+
+    def create(i: int) -> None:
+        try:
+            plant.put_twin("new", machine(serial=str(i)), if_none_match="*")
+            result = "ok"
+        except PreconditionFailedError:
+            result = "412"
+        with lock:
+            outcomes.append(result)
+
+    for target in (patch, create):
+        outcomes.clear()
+        threads = [threading.Thread(target=target, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(outcomes) == ["412"] * 7 + ["ok"], target.__name__
+    assert plant.get_twin("m1")["$metadata"]["$revision"] == 2

@@ -202,7 +202,14 @@ class TwinService:
         doc = change.document
         doc["$metadata"]["$revision"] = revision
         record = TwinRecord(twin_id, doc["$metadata"]["$model"], etag, revision, doc, now)
-        tx.put_twin(record)
+        if kind == "twin.created":
+            # No row existed to lock: a concurrent creator may have won the race.
+            if not tx.insert_twin(record):
+                raise PreconditionFailedError(
+                    f"Twin '{twin_id}' was created by another request at the same time"
+                )
+        else:
+            tx.put_twin(record)
         view = self._view(record)
         seqs = tx.append_events(
             [NewEvent(kind, now, twin_id, record.model_id,

@@ -92,6 +92,10 @@ class Transaction(ABC):
     def put_twin(self, record: TwinRecord) -> None: ...
 
     @abstractmethod
+    def insert_twin(self, record: TwinRecord) -> bool:
+        """Insert a twin only if its id is free; False if another writer created it first."""
+
+    @abstractmethod
     def delete_twin(self, twin_id: str) -> None: ...
 
     @abstractmethod

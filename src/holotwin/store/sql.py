@@ -91,6 +91,15 @@ class SqlTransaction(Transaction):
              record.updated),
         )
 
+    def insert_twin(self, record: TwinRecord) -> bool:
+        cur = self._exec(
+            "INSERT INTO twins (id, model_id, etag, revision, document, updated) "
+            "VALUES (?, ?, ?, ?, {J}, ?) ON CONFLICT (id) DO NOTHING",
+            (record.id, record.model_id, record.etag, record.revision, dumps(record.document),
+             record.updated),
+        )
+        return bool(cur.rowcount == 1)
+
     def delete_twin(self, twin_id: str) -> None:
         self._exec("DELETE FROM twins WHERE id = ?", (twin_id,))
 
