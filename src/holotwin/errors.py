@@ -155,7 +155,7 @@ class NotFoundError(HolotwinError):
     def __init__(self, kind: str, id: str, message: str | None = None) -> None:
         self.kind = kind
         self.id = id
-        super().__init__(message or f"{kind.capitalize()} '{id}' was not found")
+        super().__init__(message or f"{kind[:1].upper()}{kind[1:]} '{id}' was not found")
 
 
 class ConflictError(HolotwinError):

@@ -69,7 +69,7 @@ def _check_if_match(kind: str, id: str, current: str | None, if_match: str | Non
         raise NotFoundError(kind, id)
     if if_match.strip() != "*" and if_match.strip() != current:
         raise PreconditionFailedError(
-            f"{kind.capitalize()} '{id}' has etag {current}, not {if_match}",
+            f"{kind[:1].upper()}{kind[1:]} '{id}' has etag {current}, not {if_match}",
             expected=if_match,
             actual=current,
         )

@@ -1,0 +1,43 @@
+"""Printing: rich tables for people, JSON for programs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["console", "echo_json", "short_time", "table"]
+
+
+def console() -> Console:
+    """A console on stdout; when stdout is not a terminal, tables keep their natural width
+    instead of being folded to 80 columns."""
+    if sys.stdout.isatty():
+        return Console()
+    return Console(width=200, no_color=True, highlight=False)
+
+
+def table(*columns: str) -> Table:
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for name in columns:
+        t.add_column(name, no_wrap=True)
+    return t
+
+
+def short_time(value: object) -> str:
+    """``2024-05-01 12:00:03`` (UTC) from epoch seconds or an ISO 8601 string."""
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, str):
+        return value[:19].replace("T", " ")
+    return ""
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False))

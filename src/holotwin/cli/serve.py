@@ -1,0 +1,143 @@
+"""``holotwin serve`` and ``holotwin demo``: the commands that run the API."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+import click
+
+from holotwin.cli.context import CliContext, CliError, RefusedOptionsError
+from holotwin.cli.output import console
+
+__all__ = ["demo", "ensure_port_free", "serve"]
+
+DEFAULT_PORT = 8473
+_LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+def base_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def ensure_port_free(host: str, port: int, hint: str) -> None:
+    """Fail with a clear message now, rather than from inside the server, if the port is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise CliError(f"Cannot listen on {host} port {port}: {reason}. {hint}") from None
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Let SIGTERM (docker stop, systemd, kill) stop the demo as cleanly as Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but loopback needs --auth.")
+@click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True)
+@click.option("--auth/--no-auth", default=False, show_default=True,
+              help="Require an API key on every request (see 'holotwin keys').")
+@click.option("--max-body", type=click.IntRange(min=1), default=4 * 1024 * 1024,
+              show_default=True, metavar="BYTES", help="Largest request body accepted.")
+@click.option("--log-level", type=click.Choice(_LOG_LEVELS), default="info", show_default=True)
+@click.pass_obj
+def serve(obj: CliContext, host: str, port: int, auth: bool, max_body: int,
+          log_level: str) -> None:
+    """Run the REST API (Ctrl-C stops it).
+
+    The API is compatible with Azure Digital Twins (/models, /digitaltwins, /query) and adds
+    telemetry history and a change feed (/events). Its documentation is served at /docs.
+    """
+    from holotwin.api.deps import ApiSettings
+    from holotwin.api.server import UnsafeBindError, check_bind, run_server
+    from holotwin.service import ApiKeys
+
+    settings = ApiSettings(auth=auth, max_body=max_body)
+    try:
+        check_bind(host, settings)
+    except UnsafeBindError as exc:
+        raise RefusedOptionsError(exc.message) from None
+    ensure_port_free(host, port, "Is another holotwin running? Choose a port with --port.")
+    service = obj.open_service()
+    try:
+        url = base_url(host, port)
+        click.echo(f"holotwin API on {url} (data: {obj.location})")
+        click.echo(f"  docs     {url}/docs")
+        click.echo(f"  twins    {url}/digitaltwins")
+        click.echo(f"  changes  curl -N -H 'Accept: text/event-stream' {url}/events")
+        if auth:
+            click.echo("  auth     on: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'")
+            if not ApiKeys(service.store).list():
+                click.echo("Warning: no API keys exist yet; create one with "
+                           "'holotwin keys create NAME --scope write'.", err=True)
+        click.echo("Press Ctrl-C to stop.")
+        try:
+            run_server(service, host, port, settings, log_level)
+        except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down cleanly
+            pass
+        click.echo("Server stopped.")
+    finally:
+        service.close()
+
+
+@click.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True,
+              help="Port of the API on 127.0.0.1.")
+@click.option("--twins", "machines", type=click.IntRange(1, 1000), default=4, show_default=True,
+              metavar="N", help="Machines per production line.")
+@click.option("--lines", type=click.IntRange(1, 100), default=1, show_default=True,
+              help="Production lines.")
+@click.option("--interval", type=click.FloatRange(0.05, 3600), default=1.0, show_default=True,
+              metavar="SECONDS", help="Time between two readings of each machine.")
+@click.option("--duration", type=click.FloatRange(0, min_open=True), default=None,
+              metavar="SECONDS", help="Stop after this long (default: run until Ctrl-C).")
+@click.option("--server/--no-server", default=True, show_default=True,
+              help="Start the API (--no-server only feeds the store).")
+@click.option("--seed", type=int, default=7, show_default=True,
+              help="Seed of the simulation's random numbers.")
+@click.pass_obj
+def demo(obj: CliContext, port: int, machines: int, lines: int, interval: float,
+         duration: float | None, server: bool, seed: int) -> None:
+    """Run a live plant: simulated machines feeding their twins.
+
+    Builds a plant (lines of machines) in the data directory, or reuses the one there, starts
+    the API and simulates the machines: telemetry (temperature, vibration, power) every
+    interval, property updates (parts produced, run hours, status) every few. Set a machine's
+    desired speed through the API and watch it follow. Ctrl-C stops it.
+    """
+    from holotwin.demo import DemoOptions, run_demo
+
+    if server:
+        ensure_port_free("127.0.0.1", port,
+                         "Choose another port with --port, or use --no-server to feed a "
+                         "'holotwin serve' already running on this data directory.")
+    options = DemoOptions(port=port, machines_per_line=machines, lines=lines, interval=interval,
+                          duration=duration, server=server, seed=seed)
+    service = obj.open_service()
+    try:
+        with _terminate_as_interrupt():
+            run_demo(service, options, console(), location=obj.location)
+    finally:
+        service.close()

@@ -1,0 +1,114 @@
+"""What the demo shows: a live table in a terminal, plain progress lines otherwise."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from holotwin.demo.fleet import MachineView
+
+__all__ = ["DemoLinks", "Progress", "dashboard", "link_lines", "progress_line"]
+
+MAX_ROWS = 24
+_STATUS_STYLE = {"running": "green", "idle": "yellow", "fault": "bold red"}
+
+
+@dataclass(frozen=True)
+class DemoLinks:
+    """Where to look while the demo runs. ``base_url`` is None without a server."""
+
+    base_url: str | None
+    machine_id: str
+    machines: int
+    lines: int
+    interval: float
+    location: str
+
+    def items(self) -> list[tuple[str, str]]:
+        if self.base_url is None:
+            return [("API", "not started (--no-server); run 'holotwin serve' on the same data"),
+                    ("Data", self.location)]
+        url, twin = self.base_url, f"{self.base_url}/digitaltwins/{self.machine_id}"
+        return [
+            ("API docs", f"{url}/docs"),
+            ("A machine", twin),
+            ("Telemetry", f"{twin}/telemetry?signal=temperature&interval=10"),
+            ("Change feed", f"curl -N -H 'Accept: text/event-stream' {url}/events"),
+            ("Set a speed", "curl -X PATCH -H 'Content-Type: application/json' "
+                            f"-d '{{\"speed\": 80}}' {twin}/desired"),
+            ("Data", self.location),
+        ]
+
+    @property
+    def title(self) -> str:
+        lines = "line" if self.lines == 1 else "lines"
+        return (f"holotwin demo: a plant with {self.lines} {lines} and {self.machines} machines, "
+                f"updated every {self.interval:g} s")
+
+
+@dataclass(frozen=True)
+class Progress:
+    elapsed: float
+    events: int
+    telemetry_points: int
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.elapsed if self.elapsed > 0 else 0.0
+
+
+def _clock(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def progress_line(progress: Progress) -> str:
+    return (f"[{_clock(progress.elapsed)}] {progress.events:,} events, "
+            f"{progress.telemetry_points:,} telemetry points, "
+            f"{progress.events_per_second:.1f} events/s")
+
+
+def link_lines(links: DemoLinks) -> list[str]:
+    return [links.title, *(f"  {name:<12} {value}" for name, value in links.items())]
+
+
+def _table(rows: Sequence[MachineView]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, expand=False, pad_edge=False)
+    table.add_column("machine", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("speed (parts/min)", justify="right", no_wrap=True)
+    table.add_column("temperature (°C)", justify="right", no_wrap=True)
+    table.add_column("parts", justify="right", no_wrap=True)
+    table.add_column("revision", justify="right", no_wrap=True)
+    for row in rows[:MAX_ROWS]:
+        speed = f"{row.speed:.1f}"
+        if row.desired_speed is not None:
+            speed += f" → {row.desired_speed:g}"
+        table.add_row(
+            row.twin_id,
+            Text(row.status, style=_STATUS_STYLE.get(row.status, "")),
+            speed,
+            "" if row.temperature is None else f"{row.temperature:.1f}",
+            f"{row.parts:,}",
+            str(row.revision),
+        )
+    if len(rows) > MAX_ROWS:
+        table.add_row(f"... and {len(rows) - MAX_ROWS} more", "", "", "", "", "")
+    return table
+
+
+def dashboard(links: DemoLinks, rows: Sequence[MachineView], progress: Progress) -> RenderableType:
+    header = Table.grid(padding=(0, 2))
+    header.add_column(style="bold", no_wrap=True)
+    header.add_column(overflow="fold")
+    for name, value in links.items():
+        header.add_row(name, value)
+    footer = Text(progress_line(progress) + "   Ctrl-C stops", style="dim")
+    return Group(Panel(header, title=links.title, title_align="left", box=box.ROUNDED),
+                 _table(rows), footer)

@@ -1,0 +1,167 @@
+"""``holotwin demo``: build the plant, start the API, run the devices, show what changes.
+
+The loop ticks every ``interval`` seconds of wall time until ``duration`` has passed or the user
+presses Ctrl-C; either way it stops the devices and the server and returns a summary.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.live import Live
+
+from holotwin.demo.display import DemoLinks, Progress, dashboard, link_lines, progress_line
+from holotwin.demo.fleet import DeviceFleet
+from holotwin.demo.plant import build_plant
+from holotwin.service import TwinService
+
+__all__ = ["DemoOptions", "DemoSummary", "run_demo"]
+
+PLAIN_PROGRESS_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """``interval`` and ``duration`` in seconds; ``duration=None`` runs until Ctrl-C."""
+
+    host: str = "127.0.0.1"
+    port: int = 8473
+    machines_per_line: int = 4
+    lines: int = 1
+    interval: float = 1.0
+    duration: float | None = None
+    server: bool = True
+    seed: int = 7
+    report_every: int = 3
+
+    def __post_init__(self) -> None:
+        if not self.interval > 0:
+            raise ValueError(f"The tick interval must be positive, got {self.interval}")
+        if self.duration is not None and self.duration < 0:
+            raise ValueError(f"The duration must not be negative, got {self.duration}")
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    elapsed: float
+    ticks: int
+    events: int
+    telemetry_points: int
+    interrupted: bool
+
+    def line(self) -> str:
+        rate = self.events / self.elapsed if self.elapsed > 0 else 0.0
+        return (f"Demo stopped after {self.elapsed:.1f} s: {self.ticks:,} ticks, "
+                f"{self.events:,} events, {self.telemetry_points:,} telemetry points "
+                f"({rate:.1f} events/s).")
+
+
+class _Ticker:
+    """Runs ``tick`` every ``interval`` s of wall time; never bursts to catch up."""
+
+    def __init__(self, options: DemoOptions, sleep: Callable[[float], None],
+                 monotonic: Callable[[], float]) -> None:
+        self.options, self.sleep, self.monotonic = options, sleep, monotonic
+        self.start = monotonic()
+
+    @property
+    def elapsed(self) -> float:
+        return self.monotonic() - self.start
+
+    def run(self, tick: Callable[[], None]) -> None:
+        duration = self.options.duration
+        due = self.start
+        while duration is None or self.elapsed < duration:
+            tick()
+            due += self.options.interval
+            now = self.monotonic()
+            due = max(due, now)
+            wait = due - now
+            if duration is not None:
+                wait = min(wait, self.start + duration - now)
+            if wait > 0:
+                self.sleep(wait)
+
+
+def run_demo(
+    service: TwinService,
+    options: DemoOptions,
+    console: Console,
+    *,
+    location: str = "",
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> DemoSummary:
+    """Run the demo on ``service`` until ``options.duration`` passes or Ctrl-C; the caller
+    closes the service. ``location`` names where the data is kept (shown in the header)."""
+    layout = build_plant(service, options.lines, options.machines_per_line, options.seed)
+    fleet = DeviceFleet(service, layout, seed=options.seed, report_every=options.report_every)
+    server = None
+    first_seq = service.last_event_seq()
+    points = 0
+    interrupted = False
+    elapsed = 0.0
+    ticker: _Ticker | None = None
+    try:
+        if options.server:
+            from holotwin.api.server import ServerThread  # the web stack only when serving
+
+            server = ServerThread(service, options.host, options.port).start()
+        fleet.start()
+        links = DemoLinks(server.url if server else None, layout.machine_ids[0],
+                          len(layout.machine_ids), len(layout.lines), options.interval, location)
+        clock = ticker = _Ticker(options, sleep, monotonic)
+
+        def progress() -> Progress:
+            return Progress(clock.elapsed, service.last_event_seq() - first_seq, points)
+
+        def step() -> None:
+            nonlocal points
+            points += fleet.tick().telemetry_points
+
+        if console.is_terminal:
+            with Live(dashboard(links, fleet.views(), progress()), console=console,
+                      auto_refresh=False, transient=False) as live:
+
+                def live_tick() -> None:
+                    step()
+                    live.update(dashboard(links, fleet.views(), progress()), refresh=True)
+
+                clock.run(live_tick)
+        else:
+            for text in link_lines(links):
+                console.out(text, highlight=False)
+            next_report = PLAIN_PROGRESS_SECONDS
+
+            def plain_tick() -> None:
+                nonlocal next_report
+                step()
+                if clock.elapsed >= next_report:
+                    console.out(progress_line(progress()), highlight=False)
+                    next_report += PLAIN_PROGRESS_SECONDS
+
+            clock.run(plain_tick)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        elapsed = ticker.elapsed if ticker else 0.0
+        try:
+            fleet.stop()
+        finally:
+            if server is not None:
+                server.stop()
+    summary = DemoSummary(
+        elapsed=elapsed,
+        ticks=fleet.ticks,
+        events=service.last_event_seq() - first_seq,
+        telemetry_points=points,
+        interrupted=interrupted,
+    )
+    console.out(summary.line(), highlight=False)
+    if location:
+        console.out(f"The plant is kept in {location}; run 'holotwin demo' again to continue.",
+                    highlight=False)
+    return summary
