@@ -8,6 +8,7 @@ import pytest
 
 from holotwin.errors import ConflictError, ModelError, NotFoundError, PropertyValueError
 from holotwin.models import ModelRegistry
+from holotwin.models.rules import rule_id
 
 V3 = "dtmi:dtdl:context;3"
 
@@ -106,7 +107,7 @@ def test_unknown_component_schema() -> None:
                                                      "schema": "dtmi:ex:Wheel;1"})])
     issue = caught.value.issues[0]
     assert (issue.element, issue.property, issue.rule) == (
-        "dtmi:ex:Car;1/wheel", "schema", "unknownComponentSchema")
+        "dtmi:ex:Car;1/wheel", "schema", rule_id("unknownComponentSchema"))
 
 
 def test_later_batch_references_registered_models(plant: ModelRegistry) -> None:
@@ -134,7 +135,7 @@ def test_conflict_when_already_registered(plant: ModelRegistry) -> None:
 def test_duplicate_id_in_batch() -> None:
     with pytest.raises(ModelError) as caught:
         ModelRegistry().add([iface("dtmi:ex:A;1"), iface("dtmi:ex:A;1")])
-    assert caught.value.issues[0].rule == "duplicateId"
+    assert caught.value.issues[0].rule == rule_id("duplicateId")
 
 
 def test_remove_refuses_while_referenced(plant: ModelRegistry) -> None:
@@ -203,7 +204,7 @@ def test_inherited_name_clash() -> None:
                              iface("dtmi:ex:Sub;1", prop("speed"), extends="dtmi:ex:Base;1")])
     issue = caught.value.issues[0]
     assert (issue.element, issue.property, issue.rule) == (
-        "dtmi:ex:Sub;1/speed", "name", "duplicateName")
+        "dtmi:ex:Sub;1/speed", "name", rule_id("duplicateName"))
     assert "dtmi:ex:Base;1" in issue.message
 
 

@@ -49,6 +49,7 @@ from holotwin.models.parsing import (
 from holotwin.models.primitives import PrimitiveSchema
 from holotwin.models.schema import Schema
 from holotwin.models.schema_builder import SchemaBuilder, contains_array
+from holotwin.models.units import unit_problem
 
 __all__ = ["CONTENT_CLASSES", "InterfaceReference", "parse_content"]
 
@@ -102,9 +103,12 @@ def _common(ctx: ParseContext, obj: dict[str, Any], label: str, kind: str) -> di
 
 
 def _unit(ctx: ParseContext, obj: dict[str, Any], label: str) -> str | None:
-    value = scalar(obj.get("unit"))
-    if value is not None and not isinstance(value, str):
-        ctx.report(label, "unit", "invalidUnit", f"unit must be a unit name, not {value!r}")
+    if "unit" not in obj:
+        return None
+    value = scalar(obj["unit"])
+    if not isinstance(value, str):
+        ctx.report(label, "unit", "invalidUnit",
+                   f"unit must be one unit name such as 'kelvin', not {value!r}")
         return None
     return value
 
@@ -128,6 +132,10 @@ def _check_semantics(
     if ctx.version < 3 and "unit" not in obj:
         ctx.report(label, "unit", "missingUnit",
                    f"the {kind} has semantic type {semantic[0]} but no unit")
+    elif "unit" in obj and isinstance(scalar(obj["unit"]), str):
+        problem = unit_problem(semantic[0], scalar(obj["unit"]), ctx.version)
+        if problem:
+            ctx.report(label, "unit", "invalidUnit", problem)
     if schema is not None and not (
         isinstance(schema, PrimitiveSchema) and schema.name in _NUMERIC
     ):
@@ -220,7 +228,12 @@ def parse_command(
     read_types(ctx, obj, label, "Command")
     check_keys(ctx, obj, label, "Command", ["name", "request", "response", "commandType"])
     common = _common(ctx, obj, label, "Command")
-    if "commandType" in obj and scalar(obj["commandType"]) not in ("synchronous", "asynchronous"):
+    command_type = scalar(obj.get("commandType"))
+    if isinstance(command_type, str):
+        command_type = command_type.replace("dtmi:dtdl:instance:CommandType:", "").split(";")[0]
+    if "commandType" in obj and obj["commandType"] != [] and command_type not in (
+        "synchronous", "asynchronous"
+    ):
         ctx.report(label, "commandType", "invalidCommandType",
                    "commandType must be 'synchronous' or 'asynchronous'")
     ok_request, request = _payload(ctx, obj, label, "request", schemas, refs)
@@ -240,8 +253,12 @@ def parse_relationship(
                ["name", "target", "properties", "minMultiplicity", "maxMultiplicity", "writable"])
     common = _common(ctx, obj, label, "Relationship")
     ok = common["name"] is not None
-    raw_target = scalar(obj.get("target"))
+    targets = as_list(obj.get("target"))
+    raw_target: object = targets[0] if len(targets) == 1 else targets or None
     target: str | None = None
+    if "target" in obj and raw_target is None and obj["target"] != []:
+        ctx.report(label, "target", "invalidTarget", "target must be an interface DTMI, not null")
+        ok = False
     if raw_target is not None:
         problem = dtmi_problem(raw_target, ctx.version)
         if problem:

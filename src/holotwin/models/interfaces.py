@@ -25,6 +25,7 @@ from typing import Any, Final, Protocol
 
 from holotwin.errors import ModelError, ModelIssue
 from holotwin.models.contents import parse_content
+from holotwin.models.contexts import read_context_list
 from holotwin.models.elements import (
     Command,
     Component,
@@ -34,7 +35,7 @@ from holotwin.models.elements import (
     Relationship,
     Telemetry,
 )
-from holotwin.models.identifiers import CONTEXT_VERSIONS, KNOWN_EXTENSIONS, dtmi_problem, is_dtmi
+from holotwin.models.identifiers import dtmi_problem, is_dtmi
 from holotwin.models.parsing import (
     ParseContext,
     as_list,
@@ -45,8 +46,10 @@ from holotwin.models.parsing import (
     read_text,
     read_types,
 )
+from holotwin.models.rules import rule_id
 from holotwin.models.schema import Schema
 from holotwin.models.schema_builder import COMPLEX_CLASSES, SchemaBuilder, SchemaDefinition
+from holotwin.models.terms import expand_terms
 
 __all__ = ["ModelLookup", "ParsedBatch", "parse_batch"]
 
@@ -88,16 +91,28 @@ class _Source:
     ctx: ParseContext
     owner: str
     top: bool
+    document: dict[str, Any]
 
 
-def parse_batch(documents: Sequence[object], known: ModelLookup) -> ParsedBatch:
-    """Parse and resolve ``documents``; raise :class:`ModelError` listing every problem."""
-    return _BatchParser(known).run(documents)
+def parse_batch(
+    documents: Sequence[object], known: ModelLookup, *, allow_undefined_extensions: bool = False
+) -> ParsedBatch:
+    """Parse and resolve ``documents``; raise :class:`ModelError` listing every problem.
+
+    A document may also be a list of documents (a JSON file holding an array). With
+    ``allow_undefined_extensions``, extension contexts holotwin does not know are accepted, and
+    so are the co-types and properties they may define (unchecked).
+    """
+    flat: list[object] = []
+    for doc in documents:
+        flat.extend(doc if isinstance(doc, list) else [doc])
+    return _BatchParser(known, allow_undefined_extensions).run(flat)
 
 
 class _BatchParser:
-    def __init__(self, known: ModelLookup) -> None:
+    def __init__(self, known: ModelLookup, allow_undefined: bool = False) -> None:
         self.known = known
+        self.allow_undefined = allow_undefined
         self.issues: list[ModelIssue] = []
         self.sources: dict[str, _Source] = {}
         self.definitions: dict[str, SchemaDefinition] = {}
@@ -111,7 +126,7 @@ class _BatchParser:
         self.schemas = SchemaBuilder(known.schema, self.definitions)
 
     def report(self, element: str, prop: str | None, rule: str, message: str) -> None:
-        self.issues.append(ModelIssue(element, prop, rule, message))
+        self.issues.append(ModelIssue(element, prop, rule_id(rule), message))
 
     def run(self, documents: Sequence[object]) -> ParsedBatch:
         for i, doc in enumerate(documents):
@@ -145,6 +160,10 @@ class _BatchParser:
         ctx = self._top_context(doc, label)
         if ctx is None:
             return
+        original = doc
+        doc = expand_terms(original, ctx.version)
+        if not isinstance(doc, dict):
+            return
         if class_of(doc.get("@type"), ctx.version, ["Interface"]) is None:
             rule = "missingType" if "@type" not in doc else "notAnInterface"
             self.report(label, "@type", rule,
@@ -154,7 +173,7 @@ class _BatchParser:
         if dtmi is None:
             return
         if self._claim(dtmi, dtmi, label):
-            self.sources[dtmi] = _Source(doc, ctx, dtmi, top=True)
+            self.sources[dtmi] = _Source(doc, ctx, dtmi, top=True, document=original)
             self.top_ids.append(dtmi)
             self.refs[dtmi] = set()
             self._scan(doc, ctx, dtmi)
@@ -164,29 +183,14 @@ class _BatchParser:
             self.report(label, "@context", "missingContext",
                         "the document has no @context (use 'dtmi:dtdl:context;3')")
             return None
-        items = as_list(doc["@context"])
-        versions = [CONTEXT_VERSIONS[c] for c in items if isinstance(c, str)
-                    and c in CONTEXT_VERSIONS]
-        if len(versions) != 1:
-            self.report(label, "@context", "invalidContext",
-                        "@context must name one DTDL context, 'dtmi:dtdl:context;2' or "
-                        f"'dtmi:dtdl:context;3', not {doc['@context']!r}")
+        read = read_context_list(doc["@context"], top=True, version=None,
+                                 allow_undefined=self.allow_undefined)
+        for rule, message in read.problems:
+            self.report(label, "@context", rule, message)
+        if read.version is None or read.problems:
             return None
-        version = versions[0]
-        extensions: set[str] = set()
-        for item in items:
-            if item in CONTEXT_VERSIONS:
-                continue
-            if version >= 3 and isinstance(item, str) and item in KNOWN_EXTENSIONS:
-                if CONTEXT_VERSIONS.get(items[0]) != version:
-                    self.report(label, "@context", "invalidContext",
-                                "the DTDL context must come before extension contexts")
-                extensions.add(item)
-            else:
-                self.report(label, "@context", "undefinedContext",
-                            f"{item!r} is not a DTDL extension context "
-                            f"{'known to holotwin' if version >= 3 else 'allowed in DTDL v2'}")
-        return ParseContext(version, frozenset(extensions), self.issues)
+        return ParseContext(read.version, read.extensions, self.issues, self.allow_undefined,
+                            read.undefined)
 
     def _claim(self, dtmi: str, owner: str, label: str) -> bool:
         """Record that ``owner`` defines ``dtmi``; report it if someone else does already."""
@@ -214,7 +218,8 @@ class _BatchParser:
                 dtmi = child["@id"]
                 if is_dtmi(dtmi, ctx.version) and self._claim(dtmi, owner, dtmi):
                     if class_of(child.get("@type"), ctx.version, ["Interface"]):
-                        self.sources[dtmi] = _Source(child, ctx, owner, top=False)
+                        self.sources[dtmi] = _Source(child, ctx, owner, top=False,
+                                                     document=child)
                     elif class_of(child.get("@type"), ctx.version, COMPLEX_CLASSES):
                         self.definitions[dtmi] = (child, ctx, dtmi)
             self._scan(child, ctx, owner)
@@ -329,7 +334,7 @@ class _BatchParser:
             description=description, extends=tuple(bases), properties=table(Property),
             telemetry=table(Telemetry), commands=table(Command),
             relationships=table(Relationship), components=table(Component),
-            schemas=MappingProxyType(schemas), document=obj,
+            schemas=MappingProxyType(schemas), document=source.document,
         )
 
     def _bases(

@@ -8,25 +8,28 @@ Example:
     >>> ctx = ParseContext(version=2)
     >>> read_name(ctx, {"name": "bad name"}, "dtmi:example:Pump;1/contents[0]", "Property")
     >>> ctx.issues[0].rule, ctx.issues[0].property
-    ('invalidName', 'name')
+    ('dtmi:dtdl:parsingError:stringInvalid', 'name')
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from holotwin.errors import ModelIssue
+from holotwin.models.contexts import read_context_list
 from holotwin.models.identifiers import (
-    CONTEXT_VERSIONS,
-    KNOWN_EXTENSIONS,
     QUANTITATIVE_TYPES,
     dtmi_problem,
     is_dtmi,
     name_problem,
     reserved_problem,
 )
+from holotwin.models.literals import read_lang_string, unwrap_value
+from holotwin.models.rules import Rule, rule_id
+from holotwin.models.terms import DTDL_CLASSES, classify_co_type, classify_key
 
 __all__ = [
     "COMMON_KEYS",
@@ -60,6 +63,7 @@ SEMANTIC_TYPES: Final = frozenset({
 """Semantic types (``@type`` co-types with a ``unit``): built into DTDL v2, and in v3 defined by
 the ``dtmi:dtdl:extension:quantitativeTypes;1`` extension."""
 
+_SEMANTIC_DTMI: Final = re.compile(r"dtmi:standard:class:([A-Za-z]+);([0-9]+)")
 _TEXT_LIMITS: Final = {2: {"displayName": 64}, 3: {"displayName": 512}}
 _TEXT_DEFAULT_LIMIT: Final = 512
 
@@ -68,42 +72,40 @@ _TEXT_DEFAULT_LIMIT: Final = 512
 class ParseContext:
     """Where a parse stands: the DTDL major ``version``, extension contexts and the issues so far.
 
+    ``allow_undefined`` is the caller's option to accept extension contexts holotwin does not
+    know; ``undefined`` is True below an element that uses one (its terms are then accepted
+    unchecked).
+
     Example:
         >>> ctx = ParseContext(version=3)
         >>> ctx.report("dtmi:x;1", "schema", "unknownSchema", "Property 'a' has no schema")
-        >>> len(ctx.issues)
-        1
+        >>> ctx.issues[0].rule
+        'dtmi:dtdl:parsingError:badDtmiOrTerm'
     """
 
     version: int
     extensions: frozenset[str] = frozenset()
     issues: list[ModelIssue] = field(default_factory=list)
+    allow_undefined: bool = False
+    undefined: bool = False
 
     def report(self, element: str, prop: str | None, rule: str, message: str) -> None:
-        """Record one issue."""
-        self.issues.append(ModelIssue(element=element, property=prop, rule=rule, message=message))
+        """Record one issue (``rule`` is a short problem word or a validation id)."""
+        self.issues.append(ModelIssue(element=element, property=prop, rule=rule_id(rule),
+                                      message=message))
 
     def nested(self, obj: dict[str, Any], label: str) -> ParseContext:
         """The context for ``obj``, which may add extension contexts with its own ``@context``."""
         if "@context" not in obj:
             return self
-        contexts = obj["@context"]
-        added: set[str] = set()
-        for item in as_list(contexts):
-            if not isinstance(item, str):
-                self.report(label, "@context", "invalidContext",
-                            f"@context entries must be strings, not {type(item).__name__}")
-            elif CONTEXT_VERSIONS.get(item, self.version) != self.version:
-                self.report(label, "@context", "contextVersionChange",
-                            f"the element uses {item} inside a DTDL v{self.version} document")
-            elif item in KNOWN_EXTENSIONS and self.version >= 3:
-                added.add(item)
-            elif item not in CONTEXT_VERSIONS:
-                self.report(label, "@context", "undefinedContext",
-                            f"'{item}' is not a DTDL context or a known DTDL extension")
-        if not added:
+        read = read_context_list(obj["@context"], top=False, version=self.version,
+                                 allow_undefined=self.allow_undefined)
+        for rule, message in read.problems:
+            self.report(label, "@context", rule, message)
+        if not read.extensions - self.extensions and not (read.undefined and not self.undefined):
             return self
-        return ParseContext(self.version, self.extensions | added, self.issues)
+        return ParseContext(self.version, self.extensions | read.extensions, self.issues,
+                            self.allow_undefined, self.undefined or read.undefined)
 
 
 def as_list(value: object) -> list[Any]:
@@ -125,13 +127,7 @@ def scalar(value: object) -> object:
         >>> scalar([True]), scalar({"@value": 3, "@type": "xsd:integer"}), scalar([1, 2])
         (True, 3, [1, 2])
     """
-    if isinstance(value, list) and len(value) == 1:
-        value = value[0]
-    if isinstance(value, dict) and "@value" in value and set(value) <= {
-        "@value", "@type", "@language"
-    }:
-        value = value["@value"]
-    return value
+    return unwrap_value(value)
 
 
 def child_label(parent: str, obj: object, fallback: str) -> str:
@@ -193,28 +189,53 @@ def read_types(
         return ()
     co_types: list[str] = []
     for item in items:
+        item = _semantic_term(item, ctx.version)
         if class_of(item, ctx.version, [kind]) or item in co_types:
             continue
-        if is_dtmi(item, ctx.version) or ":" in item:
-            problem = dtmi_problem(item, ctx.version)
-            if problem:
-                ctx.report(label, "@type", "invalidType", f"co-type '{item}' is invalid: {problem}")
-                continue
-        elif item in SEMANTIC_TYPES:
-            if not semantic:
+        if item in SEMANTIC_TYPES and (ctx.version < 3 or QUANTITATIVE_TYPES in ctx.extensions):
+            if not semantic and not ctx.undefined:
                 ctx.report(label, "@type", "semanticTypeNotAllowed",
-                           f"a {kind} cannot have the semantic type '{item}'")
+                           f"a {kind} cannot have the semantic type '{item}' (only Property, "
+                           "Telemetry, Field and MapValue can)")
                 continue
-            if ctx.version >= 3 and QUANTITATIVE_TYPES not in ctx.extensions:
-                ctx.report(label, "@type", "undefinedType",
-                           f"semantic type '{item}' needs the context {QUANTITATIVE_TYPES}")
+        else:
+            rule, _ = classify_co_type(item, ctx.version, ctx.extensions, undefined=ctx.undefined)
+            if rule is not None:
+                ctx.report(label, "@type", rule, _co_type_message(ctx, item, kind))
                 continue
-        elif not (ctx.extensions - {QUANTITATIVE_TYPES}):
-            ctx.report(label, "@type", "undefinedType",
-                       f"'{item}' is not a DTDL type that a {kind} can have")
-            continue
         co_types.append(item)
     return tuple(co_types)
+
+
+def _semantic_term(item: str, version: int) -> str:
+    """``dtmi:standard:class:Temperature;2`` written for the semantic type ``Temperature``."""
+    match = _SEMANTIC_DTMI.fullmatch(item)
+    if match and match[1] in SEMANTIC_TYPES and int(match[2]) == version:
+        return match[1]
+    return item
+
+
+def _co_type_message(ctx: ParseContext, item: str, kind: str) -> str:
+    if item.startswith("dtmi:") and dtmi_problem(item, ctx.version):
+        return f"co-type '{item}' is not a valid DTMI: {dtmi_problem(item, ctx.version)}"
+    if item in SEMANTIC_TYPES:
+        return f"semantic type '{item}' needs the context {QUANTITATIVE_TYPES} in @context"
+    return (f"co-type '{item}' of this {kind} is not defined by any context in scope (use a "
+            "DTDL class, a semantic type, or a type from an extension named in @context)")
+
+
+def is_open(ctx: ParseContext, obj: dict[str, Any]) -> bool:
+    """True if a co-type of ``obj`` lets it carry keys DTDL does not define (see terms)."""
+    for item in as_list(obj.get("@type")):
+        if isinstance(item, str) and not item.startswith("dtmi:dtdl:class:") and (
+            item not in SEMANTIC_TYPES or (ctx.version >= 3 and QUANTITATIVE_TYPES
+                                           not in ctx.extensions)
+        ):
+            rule, opens = classify_co_type(item, ctx.version, ctx.extensions,
+                                           undefined=ctx.undefined)
+            if rule is None and opens and item not in DTDL_CLASSES:
+                return True
+    return False
 
 
 def check_keys(
@@ -222,9 +243,17 @@ def check_keys(
 ) -> None:
     """Report every key of ``obj`` that the DTDL element ``kind`` does not define."""
     known = COMMON_KEYS.union(allowed)
+    open_element: bool | None = None
     for key in obj:
-        if key not in known:
-            ctx.report(label, key, "undefinedProperty", f"a {kind} has no property '{key}'")
+        if key in known:
+            continue
+        if open_element is None:
+            open_element = is_open(ctx, obj)
+        rule = classify_key(str(key), ctx.version, open_element=open_element)
+        if rule is not None:
+            expected = ", ".join(sorted(known - {"@context"}))
+            ctx.report(label, key, rule,
+                       f"a {kind} has no property '{key}' (it may have {expected})")
 
 
 def read_id(ctx: ParseContext, obj: dict[str, Any], label: str, *, required: bool) -> str | None:
@@ -257,35 +286,33 @@ def read_name(ctx: ParseContext, obj: dict[str, Any], label: str, kind: str) -> 
 
 
 def read_text(ctx: ParseContext, obj: dict[str, Any], label: str, prop: str) -> str | None:
-    """A localizable string (``displayName``, ``description``, ``comment``): a string or a map
-    of language code to string. Returns the English (or first) text."""
+    """A ``comment`` (a plain string) or a localizable string (``displayName``,
+    ``description``: see :func:`~holotwin.models.literals.read_lang_string`). Returns the
+    English (or first) text; an empty list or map counts as no text."""
     if prop not in obj:
         return None
-    value = obj[prop]
-    if isinstance(value, list) and prop != "comment":
-        value = _language_map(value)
-    else:
-        value = scalar(value)
     limit = _TEXT_LIMITS.get(ctx.version, {}).get(prop, _TEXT_DEFAULT_LIMIT)
-    texts: dict[str, object]
-    if isinstance(value, str):
+    value = obj[prop]
+    if prop == "comment":
+        if value == []:
+            return None
+        value = unwrap_value(value)
+        if not isinstance(value, str):
+            ctx.report(label, prop, Rule.STRING_NOT_STRING,
+                       f"comment must be a string, not {value!r}")
+            return None
         texts = {"en": value}
-    elif isinstance(value, dict) and prop != "comment" and value:
-        texts = value
     else:
-        ctx.report(label, prop, "invalidText",
-                   f"{prop} must be a string" + ("" if prop == "comment"
-                                                 else " or a map of language code to string"))
-        return None
-    for lang, text in texts.items():
-        if not isinstance(text, str):
-            ctx.report(label, prop, "invalidText", f"{prop} for '{lang}' must be a string")
+        texts, problem = read_lang_string(value)
+        if problem:
+            ctx.report(label, prop, "invalidText", f"{prop} is not a valid text: {problem}")
             return None
+    for text in texts.values():
         if len(text) > limit:
-            ctx.report(label, prop, "textTooLong", f"{prop} is longer than {limit} characters")
+            rule = Rule.STRING_TOO_LONG if prop == "comment" else "textTooLong"
+            ctx.report(label, prop, rule, f"{prop} is longer than {limit} characters")
             return None
-    first = texts.get("en", next(iter(texts.values())))
-    return str(first)
+    return texts.get("en", next(iter(texts.values()), None))
 
 
 def read_bool(ctx: ParseContext, obj: dict[str, Any], label: str, prop: str) -> bool | None:
@@ -311,21 +338,3 @@ def read_int(
                    f"{prop} must be a whole number of at least {minimum}, not {value!r}")
         return None
     return value
-
-
-def _language_map(items: list[Any]) -> object:
-    """A JSON-LD list of strings / ``{"@value", "@language"}`` objects as a language map."""
-    texts: dict[str, object] = {}
-    for item in items:
-        if isinstance(item, str):
-            lang, text = "", item
-        elif isinstance(item, dict) and set(item) <= {"@value", "@language"} and "@value" in item:
-            lang, text = str(item.get("@language", "")), item["@value"]
-        else:
-            return items
-        if lang in texts:
-            return items  # two texts for one language
-        texts[lang] = text
-    if list(texts) == [""]:
-        return texts[""]
-    return {("en" if k == "" else k): v for k, v in texts.items()} or items

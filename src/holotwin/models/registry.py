@@ -78,7 +78,9 @@ class ModelRegistry:
 
     # -- adding and removing -----------------------------------------------------------------
 
-    def add(self, documents: Sequence[object]) -> list[Interface]:
+    def add(
+        self, documents: Sequence[object], *, allow_undefined_extensions: bool = False
+    ) -> list[Interface]:
         """Validate and register a batch of DTDL documents (all or nothing).
 
         Returns the new top-level interfaces, bases and other dependencies before the models
@@ -96,7 +98,8 @@ class ModelRegistry:
                 "Model(s) already registered: " + ", ".join(taken)
                 + " (a model version cannot be changed; upload a new version)"
             )
-        batch = parse_batch(docs, _Lookup(self._interfaces, self._schemas))
+        batch = parse_batch(docs, _Lookup(self._interfaces, self._schemas),
+                            allow_undefined_extensions=allow_undefined_extensions)
         ordered = _dependency_order(batch)
         for iface in ordered:
             owned = frozenset(i for i, owner in batch.owners.items() if owner == iface.id)

@@ -166,8 +166,9 @@ class SchemaBuilder:
             return self.build_definition(value, refs)
         found = self._lookup(value)
         if found is None:
-            ctx.report(label, prop, "unknownSchema",
-                       f"schema {value} is not defined in this batch or a registered model")
+            ctx.report(label, prop, "unresolved",
+                       f"schema {value} is not defined in this batch or a registered model "
+                       "(add the model that declares it to the batch)")
         return found
 
     def _complex(
