@@ -8,8 +8,6 @@ events exist.
 
 from __future__ import annotations
 
-import base64
-import json
 import threading
 import uuid
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -24,7 +22,7 @@ from holotwin.errors import (
     PreconditionFailedError,
 )
 from holotwin.models import ModelRegistry
-from holotwin.service.query import parse_query
+from holotwin.service.query import run_query
 from holotwin.service.telemetry import message_to_points
 from holotwin.store.base import (
     Bucket,
@@ -545,46 +543,9 @@ class TwinService:
     def query(
         self, text: object, continuation: str | None = None, page_size: int = 100
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """Run a query; return one page of results and the token for the next page (or None)."""
-        q = parse_query(text)
-        after = _decode_token(continuation) if continuation else None
-        models: set[str] | None = None
-        if q.model_id is not None:
-            models = {q.model_id} if q.exact else self.model_family(q.model_id)
-            self.registry.require(q.model_id)
-        if q.twin_id is not None:
-            record = self.store.get_twin(q.twin_id)
-            rows = [self._view(record)] if record and (models is None or record.model_id in models) else []
-            return ([{"COUNT": len(rows)}] if q.count else rows), None
-        if q.count:
-            total, cursor = 0, None
-            while True:
-                batch = self.store.list_twins(models, cursor, 5000)
-                total += len(batch)
-                if len(batch) < 5000:
-                    return [{"COUNT": total if q.top is None else min(total, q.top)}], None
-                cursor = batch[-1].id
-        size = page_size if q.top is None else min(page_size, q.top)
-        records = self.store.list_twins(models, after, size)
-        done = len(records) < size or q.top is not None
-        token = None if done or not records else _encode_token(records[-1].id)
-        return [self._view(r) for r in records], token
+        """Run a query (the Azure Digital Twins query language, see :mod:`holotwin.query`);
+        return one page of results and the token for the next page (or None)."""
+        return run_query(self.store, self.model_family, text, continuation, page_size)
 
     def close(self) -> None:
         self.store.close()
-
-
-def _encode_token(after: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": after}).encode()).decode()
-
-
-def _decode_token(token: str) -> str:
-    try:
-        after = json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
-    except (ValueError, KeyError, TypeError):
-        raise InvalidInputError("Invalid continuation token") from None
-    if not isinstance(after, str):
-        raise InvalidInputError("Invalid continuation token")
-    return after
-
-

@@ -14,14 +14,18 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from holotwin.twins.events import ChangeEvent, NewEvent
+
+if TYPE_CHECKING:
+    from holotwin.query.ast import Query
 
 __all__ = [
     "ApiKeyRecord",
     "Bucket",
     "ModelRecord",
+    "QueryPage",
     "Store",
     "TelemetryPoint",
     "Transaction",
@@ -70,6 +74,15 @@ class Bucket:
     max: float | None
     mean: float | None
     last: float | None
+
+
+@dataclass(frozen=True)
+class QueryPage:
+    """One page of query results; ``cursor`` is the keyset to pass as ``after`` for the next
+    page, None when this page is the last."""
+
+    rows: list[dict[str, Any]]
+    cursor: list[Any] | None
 
 
 @dataclass(frozen=True)
@@ -173,6 +186,15 @@ class Store(ABC):
     @abstractmethod
     def list_incoming(self, target_id: str) -> list[dict[str, Any]]:
         """Relationships pointing at a twin, ordered by (source, id)."""
+
+    @abstractmethod
+    def query(self, query: Query, after: Sequence[Any] | None = None, limit: int = 100) -> QueryPage:
+        """Run a parsed twin-graph query (its ``IS_OF_MODEL`` model sets already resolved).
+
+        Returns at most ``limit`` rows after the cursor ``after`` (from a previous page), in a
+        stable order; a ``COUNT()`` query returns one row ``{"COUNT": n}``. Raises
+        :class:`~holotwin.errors.QueryError` for a query the store cannot run.
+        """
 
     # events and history --------------------------------------------------------------------
     @abstractmethod

@@ -18,6 +18,7 @@ from typing import Any
 
 from holotwin.errors import StoreError
 from holotwin.store.base import TelemetryPoint
+from holotwin.store.querysql import PostgresDialect
 from holotwin.store.sql import SCHEMA_VERSION, SqlStore, _raw
 
 __all__ = ["PostgresStore"]
@@ -61,6 +62,7 @@ class PostgresStore(SqlStore):
 
     FOR_UPDATE = " FOR UPDATE"
     FLOOR = "CAST(floor({x}) AS BIGINT)"
+    QUERY_DIALECT = PostgresDialect()
 
     def __init__(self, dsn: str, *, schema: str | None = None, pool_size: int = 10) -> None:
         try:
@@ -75,6 +77,8 @@ class PostgresStore(SqlStore):
         self.dsn = dsn
         self.schema = schema
         self._psycopg = psycopg
+        # a bad but valid-looking query (e.g. a value out of range) is the caller's problem
+        self.QUERY_ERRORS = (psycopg.errors.DataError, psycopg.errors.ProgramLimitExceeded)
         self._sql_cache: dict[str, str] = {}
         try:
             with psycopg.connect(dsn, autocommit=True) as conn:
@@ -101,7 +105,8 @@ class PostgresStore(SqlStore):
             cached = (
                 statement.replace("%", "%%").replace("{J}", "%s::jsonb").replace("?", "%s")
             )
-            self._sql_cache[statement] = cached
+            if len(self._sql_cache) < 1000:  # generated query statements vary; keep it bounded
+                self._sql_cache[statement] = cached
         return cached
 
     @contextmanager

@@ -13,15 +13,19 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from holotwin.errors import QueryError
+from holotwin.query.ast import Query
 from holotwin.store.base import (
     ApiKeyRecord,
     Bucket,
     ModelRecord,
+    QueryPage,
     Store,
     TelemetryPoint,
     Transaction,
     TwinRecord,
 )
+from holotwin.store.querysql import Dialect, SqliteDialect, compile_count, compile_page
 from holotwin.twins.events import ChangeEvent, NewEvent
 
 __all__ = ["SqlStore", "SqlTransaction"]
@@ -185,6 +189,10 @@ class SqlStore(Store):
     FOR_UPDATE = ""
     #: SQL that turns ``(time - start) / interval`` into a whole bucket number
     FLOOR = "CAST(({x}) AS INTEGER)"
+    #: how queries read JSON documents (see :mod:`holotwin.store.querysql`)
+    QUERY_DIALECT: Dialect = SqliteDialect()
+    #: driver errors a generated query may raise for a valid but unrunnable query
+    QUERY_ERRORS: tuple[type[Exception], ...] = ()
 
     @abstractmethod
     def sql(self, statement: str) -> str:
@@ -309,6 +317,26 @@ class SqlStore(Store):
             (target_id,),
         )
         return [loads(r[0]) for r in rows]
+
+    def query(self, query: Query, after: Sequence[Any] | None = None, limit: int = 100) -> QueryPage:
+        if limit < 1:
+            raise QueryError(f"The page size must be at least 1, not {limit}")
+        if query.select.kind == "count":
+            compiled = compile_count(query, self.QUERY_DIALECT)
+            rows = self._query_rows(compiled.sql, compiled.params)
+            return QueryPage([compiled.decode(rows[0])], None)
+        compiled = compile_page(query, self.QUERY_DIALECT, after, limit + 1)
+        rows = self._query_rows(compiled.sql, compiled.params)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        cursor = list(rows[-1][-compiled.key_width:]) if more else None
+        return QueryPage([compiled.decode(r) for r in rows], cursor)
+
+    def _query_rows(self, statement: str, params: Sequence[Any]) -> list[Any]:
+        try:
+            return self._all(statement, params)
+        except self.QUERY_ERRORS as exc:
+            raise QueryError(f"The query could not be run: {str(exc).splitlines()[0]}") from exc
 
     # events --------------------------------------------------------------------------------
     def read_events(

@@ -88,6 +88,8 @@ class SqliteStore(SqlStore):
         conn.execute("PRAGMA synchronous = NORMAL")
         return conn
 
+    QUERY_ERRORS = (sqlite3.OperationalError, OverflowError)
+
     def sql(self, statement: str) -> str:
         return statement.replace("{J}", "?")
 
