@@ -54,6 +54,8 @@ from holotwin.models.units import unit_problem
 __all__ = ["CONTENT_CLASSES", "InterfaceReference", "parse_content"]
 
 CONTENT_CLASSES: Final = ("Property", "Telemetry", "Command", "Relationship", "Component")
+_MAX_MULTIPLICITY_V2: Final = 500
+_MAX_PROPERTIES_V2: Final = 300
 
 InterfaceReference = Callable[[ParseContext, object, str, str], str | None]
 """Resolves an interface value (a DTMI or an inline Interface) found in property ``prop`` of
@@ -73,7 +75,7 @@ def parse_content(
         ctx.report(label, "contents", "invalidContent",
                    f"each element of contents must be an object, not {obj!r}")
         return None
-    ctx = ctx.nested(obj, label)
+    ctx = ctx.nested(obj, label, definition=True)
     cls = class_of(obj.get("@type"), ctx.version, CONTENT_CLASSES)
     if cls is None:
         rule = "missingType" if "@type" not in obj else "invalidContentType"
@@ -197,9 +199,9 @@ def _payload(
     ctx: ParseContext, obj: dict[str, Any], label: str, prop: str, schemas: SchemaBuilder,
     refs: set[str],
 ) -> tuple[bool, CommandPayload | None]:
-    if prop not in obj:
+    if prop not in obj or obj[prop] == []:
         return True, None
-    value = scalar(obj[prop])
+    value = schemas.element(scalar(obj[prop]))
     payload_label = f"{label}/{prop}"
     if not isinstance(value, dict):
         ctx.report(label, prop, "invalidPayload",
@@ -273,18 +275,30 @@ def parse_relationship(
         ctx.report(label, "minMultiplicity", "invalidMultiplicity", "minMultiplicity must be 0")
         ok = False
     high = read_int(ctx, obj, label, "maxMultiplicity", 1)
-    if high is None and "maxMultiplicity" in obj:
+    if high is None and "maxMultiplicity" in obj and obj["maxMultiplicity"] != []:
+        ok = False
+    if ctx.version < 3 and high is not None and high > _MAX_MULTIPLICITY_V2:
+        ctx.report(label, "maxMultiplicity", "tooHigh",
+                   f"Relationship {label} has maxMultiplicity {high}; DTDL v2 allows at most "
+                   f"{_MAX_MULTIPLICITY_V2}")
+        ok = False
+    items = as_list(obj.get("properties"))
+    if ctx.version < 3 and len(items) > _MAX_PROPERTIES_V2:
+        ctx.report(label, "properties", "tooMany",
+                   f"Relationship {label} has {len(items)} properties; DTDL v2 allows at most "
+                   f"{_MAX_PROPERTIES_V2}")
         ok = False
     writable = read_bool(ctx, obj, label, "writable")
     properties: dict[str, Property] = {}
-    for i, item in enumerate(as_list(obj.get("properties"))):
+    for i, item in enumerate(items):
+        item = schemas.element(item)
         item_label = child_label(label, item, f"properties[{i}]")
         if not isinstance(item, dict):
             ctx.report(item_label, "properties", "invalidProperty",
                        "each relationship property must be a Property object")
             ok = False
             continue
-        item_ctx = ctx.nested(item, item_label)
+        item_ctx = ctx.nested(item, item_label, definition=True)
         prop = parse_property(item_ctx, item, item_label, schemas, refs)
         if prop is None:
             ok = False

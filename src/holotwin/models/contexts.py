@@ -86,7 +86,9 @@ def read_context_list(
             problems.append((Rule.INVALID_CONTEXT,
                              f"the DTDL context must come before the extension context '{item}'"))
             continue
-        known = EXTENSIONS_BY_VERSION.get(found or version or 3, frozenset())
+        # the IoT Central context may precede the DTDL v2 context it belongs to
+        in_force = found or version or (2 if _names_version(items, 2) else 3)
+        known = EXTENSIONS_BY_VERSION.get(in_force, frozenset())
         if item in known:
             extensions.add(item)
         elif allow_undefined:

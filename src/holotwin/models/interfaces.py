@@ -37,6 +37,7 @@ from holotwin.models.elements import (
 )
 from holotwin.models.identifiers import dtmi_problem, is_dtmi
 from holotwin.models.parsing import (
+    V2_CONTEXT,
     ParseContext,
     as_list,
     check_keys,
@@ -53,9 +54,10 @@ from holotwin.models.terms import expand_terms
 
 __all__ = ["ModelLookup", "ParsedBatch", "parse_batch"]
 
-_MAX_EXTENDS_DEPTH: Final = {2: 10, 3: 12}
-_MAX_EXTENDS_V2: Final = 2
+_MAX_EXTENDS_DEPTH: Final = {2: 10, 3: 10}
+_MAX_EXTENDS: Final = {2: 2, 3: 1024}
 _MAX_CONTENTS_V2: Final = 300
+_MAX_INTERFACE_ID: Final = 128
 
 
 class ModelLookup(Protocol):
@@ -123,7 +125,8 @@ class _BatchParser:
         self.stack: list[str] = []
         self.depths: dict[str, int] = {}
         self.refs: dict[str, set[str]] = {}
-        self.schemas = SchemaBuilder(known.schema, self.definitions)
+        self.elements: dict[str, dict[str, Any]] = {}
+        self.schemas = SchemaBuilder(known.schema, self.definitions, self.elements)
 
     def report(self, element: str, prop: str | None, rule: str, message: str) -> None:
         self.issues.append(ModelIssue(element, prop, rule_id(rule), message))
@@ -170,7 +173,7 @@ class _BatchParser:
                         f"a top-level element must have @type 'Interface', not {doc.get('@type')!r}")
             return
         dtmi = read_id(ctx, doc, label, required=True)
-        if dtmi is None:
+        if dtmi is None or not self._short_enough(ctx, dtmi):
             return
         if self._claim(dtmi, dtmi, label):
             self.sources[dtmi] = _Source(doc, ctx, dtmi, top=True, document=original)
@@ -191,6 +194,15 @@ class _BatchParser:
             return None
         return ParseContext(read.version, read.extensions, self.issues, self.allow_undefined,
                             read.undefined)
+
+    def _short_enough(self, ctx: ParseContext, dtmi: str) -> bool:
+        """DTDL limits an Interface's @id to 128 characters (other elements': 2048)."""
+        if len(dtmi) <= _MAX_INTERFACE_ID:
+            return True
+        ctx.report(dtmi, "@id", "idTooLong",
+                   f"the @id of Interface {dtmi[:40]}... has {len(dtmi)} characters; DTDL "
+                   f"v{ctx.version} allows at most {_MAX_INTERFACE_ID} for an Interface")
+        return False
 
     def _claim(self, dtmi: str, owner: str, label: str) -> bool:
         """Record that ``owner`` defines ``dtmi``; report it if someone else does already."""
@@ -217,9 +229,11 @@ class _BatchParser:
             if isinstance(child, dict) and isinstance(child.get("@id"), str):
                 dtmi = child["@id"]
                 if is_dtmi(dtmi, ctx.version) and self._claim(dtmi, owner, dtmi):
+                    self.elements[dtmi] = child
                     if class_of(child.get("@type"), ctx.version, ["Interface"]):
-                        self.sources[dtmi] = _Source(child, ctx, owner, top=False,
-                                                     document=child)
+                        if self._short_enough(ctx, dtmi):
+                            self.sources[dtmi] = _Source(child, ctx, owner, top=False,
+                                                         document=child)
                     elif class_of(child.get("@type"), ctx.version, COMPLEX_CLASSES):
                         self.definitions[dtmi] = (child, ctx, dtmi)
             self._scan(child, ctx, owner)
@@ -292,10 +306,21 @@ class _BatchParser:
             return None
         return dtmi
 
+    def _component_schema(self, ctx: ParseContext, dtmi: str, label: str) -> str | None:
+        """``dtmi`` if it may be a Component's schema: DTDL forbids components in components."""
+        iface = self._interface(dtmi)
+        if iface is None or not iface.components:
+            return dtmi
+        ctx.report(label, "schema", "excludedType",
+                   f"Component {label} has schema {dtmi}, which has components "
+                   f"({', '.join(iface.components)}); a Component's interface may not contain "
+                   "Components")
+        return None
+
     def _build(self, dtmi: str, source: _Source) -> Interface | None:
         obj, ctx, label = source.obj, source.ctx, dtmi
         if not source.top:
-            ctx = ctx.nested(obj, label)
+            ctx = ctx.nested(obj, label, definition=True)
         refs = self.refs[source.owner]
         read_types(ctx, obj, label, "Interface")
         check_keys(ctx, obj, label, "Interface", ["contents", "extends", "schemas"])
@@ -307,7 +332,10 @@ class _BatchParser:
         schemas = self._local_schemas(ctx, obj, label, refs)
 
         def reference(c: ParseContext, value: object, lab: str, prop: str) -> str | None:
-            return self._reference(c, value, lab, prop, source.owner)
+            found = self._reference(c, value, lab, prop, source.owner)
+            if found is not None and prop == "schema":
+                return self._component_schema(c, found, lab)
+            return found
 
         own: list[tuple[str, Content]] = []
         for i, item in enumerate(as_list(obj.get("contents"))):
@@ -341,9 +369,11 @@ class _BatchParser:
         self, ctx: ParseContext, obj: dict[str, Any], label: str, owner: str
     ) -> list[str]:
         items = as_list(obj.get("extends"))
-        if ctx.version < 3 and len(items) > _MAX_EXTENDS_V2:
+        most = _MAX_EXTENDS.get(ctx.version, 1024)
+        if len(items) > most:
             ctx.report(label, "extends", "tooManyExtends",
-                       f"a DTDL v2 interface may extend at most {_MAX_EXTENDS_V2} interfaces")
+                       f"Interface {label} extends {len(items)} interfaces; DTDL "
+                       f"v{ctx.version} allows at most {most}")
         bases: list[str] = []
         for item in items:
             base = self._reference(ctx, item, label, "extends", owner)
@@ -353,8 +383,8 @@ class _BatchParser:
         depth = 1 + max((self._depth(b) for b in bases), default=-1)
         if depth > limit:
             ctx.report(label, "extends", "extendsTooDeep",
-                       f"the chain of extends is {depth} levels deep; DTDL v{ctx.version} allows "
-                       f"at most {limit}")
+                       f"Interface {label} extends {depth} levels deep; DTDL v{ctx.version} "
+                       f"allows at most {limit}")
         return bases
 
     def _local_schemas(
@@ -367,6 +397,11 @@ class _BatchParser:
                 ctx.report(item_label, "schemas", "invalidSchemaDefinition",
                            "each entry of schemas must be an Array, Enum, Map or Object "
                            "with a valid @id")
+                continue
+            if ctx.version >= 3 and V2_CONTEXT in as_list(item.get("@context")):
+                ctx.report(item_label, "@context", "contextVersionChange",
+                           f"schema {item_label} in the schemas of DTDL v3 Interface {label} "
+                           "cannot be written in DTDL v2 (dtmi:dtdl:context;2)")
                 continue
             schema = self.schemas.build(ctx, item, label, "schemas", set())
             if schema is not None:

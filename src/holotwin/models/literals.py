@@ -25,23 +25,35 @@ __all__ = ["read_lang_string", "unwrap_value"]
 _XSD: Final = "http://www.w3.org/2001/XMLSchema#"
 _DATATYPES: Final = {bool: "boolean", int: "integer", str: "string"}
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
+_NODE_KEYS: Final = frozenset({"@id", "@context", "@graph"})
 
 
-def unwrap_value(value: object) -> object:
+def _extra_keys_ok(obj: dict[str, object], allowed: set[str], version: int) -> bool:
+    """DTDL v3 allows only ``allowed`` keys in a value object; v2 ignores others but never
+    ``@id``, ``@context`` or ``@graph`` (which would make it a node, not a value)."""
+    if version >= 3:
+        return set(obj) <= allowed
+    return not _NODE_KEYS & set(obj)
+
+
+def unwrap_value(value: object, version: int = 3) -> object:
     """The literal in ``value``: unwraps a one-element list and a well-formed value object.
 
-    A value object with other keys or a wrong ``@type`` is returned as it is, so the caller's
-    type check rejects it.
+    A value object with a wrong ``@type`` is returned as it is, so the caller's type check
+    rejects it; so is one with keys other than ``@value`` and ``@type``, except in DTDL
+    ``version`` 2, which ignores them (``@language``, unknown keywords).
 
     Example:
         >>> unwrap_value([True]), unwrap_value({"@value": True, "@type": "boolean"})
         (True, {'@value': True, '@type': 'boolean'})
+        >>> unwrap_value({"@value": 3, "@language": "en"}, 2)
+        3
     """
     if isinstance(value, list) and len(value) == 1:
         value = value[0]
-    if not isinstance(value, dict) or "@value" not in value or not set(value) <= {
-        "@value", "@type"
-    }:
+    if not isinstance(value, dict) or "@value" not in value or not _extra_keys_ok(
+        value, {"@value", "@type"}, version
+    ):
         return value
     literal = value["@value"]
     if "@type" in value:
@@ -54,8 +66,11 @@ def unwrap_value(value: object) -> object:
     return literal
 
 
-def read_lang_string(value: object) -> tuple[dict[str, str], str | None]:
+def read_lang_string(value: object, version: int = 3) -> tuple[dict[str, str], str | None]:
     """The texts of a localizable string by language code, and what is wrong with it (or None).
+
+    In a list, DTDL ``version`` 2 ignores keys of a ``{"@value", "@language"}`` object other
+    than those two (such as ``@type``); version 3 rejects them.
 
     Example:
         >>> read_lang_string(["hello", "hi"])[1]
@@ -79,7 +94,7 @@ def read_lang_string(value: object) -> tuple[dict[str, str], str | None]:
         return {}, f"it must be a string or a map of language code to string, not {value!r}"
     texts = {}
     for item in value:
-        lang, text, problem = _list_item(item)
+        lang, text, problem = _list_item(item, version)
         if problem:
             return {}, problem
         if lang in texts:
@@ -88,12 +103,12 @@ def read_lang_string(value: object) -> tuple[dict[str, str], str | None]:
     return texts, None
 
 
-def _list_item(item: object) -> tuple[str, str, str | None]:
+def _list_item(item: object, version: int) -> tuple[str, str, str | None]:
     if isinstance(item, str):
         return "en", item, None
-    if not isinstance(item, dict) or "@value" not in item or not set(item) <= {
-        "@value", "@language"
-    }:
+    if not isinstance(item, dict) or "@value" not in item or not _extra_keys_ok(
+        item, {"@value", "@language"}, version
+    ):
         return "", "", ("each entry must be a string or an object with '@value' and optionally "
                         f"'@language', not {item!r}")
     text, lang = item["@value"], item.get("@language", "en")

@@ -34,6 +34,7 @@ from holotwin.models.terms import DTDL_CLASSES, classify_co_type, classify_key
 __all__ = [
     "COMMON_KEYS",
     "SEMANTIC_TYPES",
+    "V2_CONTEXT",
     "ParseContext",
     "as_list",
     "check_keys",
@@ -63,6 +64,7 @@ SEMANTIC_TYPES: Final = frozenset({
 """Semantic types (``@type`` co-types with a ``unit``): built into DTDL v2, and in v3 defined by
 the ``dtmi:dtdl:extension:quantitativeTypes;1`` extension."""
 
+V2_CONTEXT: Final = "dtmi:dtdl:context;2"
 _SEMANTIC_DTMI: Final = re.compile(r"dtmi:standard:class:([A-Za-z]+);([0-9]+)")
 _TEXT_LIMITS: Final = {2: {"displayName": 64}, 3: {"displayName": 512}}
 _TEXT_DEFAULT_LIMIT: Final = 512
@@ -94,10 +96,22 @@ class ParseContext:
         self.issues.append(ModelIssue(element=element, property=prop, rule=rule_id(rule),
                                       message=message))
 
-    def nested(self, obj: dict[str, Any], label: str) -> ParseContext:
-        """The context for ``obj``, which may add extension contexts with its own ``@context``."""
+    def nested(self, obj: dict[str, Any], label: str, *, definition: bool = False) -> ParseContext:
+        """The context for ``obj``, which may add extension contexts with its own ``@context``.
+
+        A ``definition`` (an Interface, a content element or a complex schema) in a DTDL v3
+        document may instead be written in DTDL v2, with its own ``@context`` naming
+        ``dtmi:dtdl:context;2``; it and what it holds are then read as DTDL v2.
+        """
         if "@context" not in obj:
             return self
+        if definition and self.version >= 3 and V2_CONTEXT in as_list(obj["@context"]):
+            whole = read_context_list(obj["@context"], top=True, version=None,
+                                      allow_undefined=self.allow_undefined)
+            for rule, message in whole.problems:
+                self.report(label, "@context", rule, message)
+            return ParseContext(2, whole.extensions, self.issues, self.allow_undefined,
+                                self.undefined or whole.undefined)
         read = read_context_list(obj["@context"], top=False, version=self.version,
                                  allow_undefined=self.allow_undefined)
         for rule, message in read.problems:
@@ -120,14 +134,15 @@ def as_list(value: object) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
-def scalar(value: object) -> object:
-    """Unwrap JSON-LD forms of one value: a one-element list or a ``{"@value": ...}`` object.
+def scalar(value: object, version: int = 3) -> object:
+    """Unwrap JSON-LD forms of one value: a one-element list or a ``{"@value": ...}`` object
+    (DTDL ``version`` 2 ignores extra keys of the object).
 
     Example:
         >>> scalar([True]), scalar({"@value": 3, "@type": "xsd:integer"}), scalar([1, 2])
         (True, 3, [1, 2])
     """
-    return unwrap_value(value)
+    return unwrap_value(value, version)
 
 
 def child_label(parent: str, obj: object, fallback: str) -> str:
@@ -296,14 +311,14 @@ def read_text(ctx: ParseContext, obj: dict[str, Any], label: str, prop: str) -> 
     if prop == "comment":
         if value == []:
             return None
-        value = unwrap_value(value)
+        value = unwrap_value(value, ctx.version)
         if not isinstance(value, str):
             ctx.report(label, prop, Rule.STRING_NOT_STRING,
                        f"comment must be a string, not {value!r}")
             return None
         texts = {"en": value}
     else:
-        texts, problem = read_lang_string(value)
+        texts, problem = read_lang_string(value, ctx.version)
         if problem:
             ctx.report(label, prop, "invalidText", f"{prop} is not a valid text: {problem}")
             return None
@@ -316,10 +331,10 @@ def read_text(ctx: ParseContext, obj: dict[str, Any], label: str, prop: str) -> 
 
 
 def read_bool(ctx: ParseContext, obj: dict[str, Any], label: str, prop: str) -> bool | None:
-    """A boolean property, None if absent or invalid (reported)."""
-    if prop not in obj:
+    """A boolean property, None if absent (or ``[]``, no value) or invalid (reported)."""
+    if prop not in obj or obj[prop] == []:
         return None
-    value = scalar(obj[prop])
+    value = scalar(obj[prop], ctx.version)
     if not isinstance(value, bool):
         ctx.report(label, prop, "invalidBoolean", f"{prop} must be true or false, not {value!r}")
         return None
@@ -329,10 +344,11 @@ def read_bool(ctx: ParseContext, obj: dict[str, Any], label: str, prop: str) -> 
 def read_int(
     ctx: ParseContext, obj: dict[str, Any], label: str, prop: str, minimum: int
 ) -> int | None:
-    """A whole-number property of at least ``minimum``, None if absent or invalid (reported)."""
-    if prop not in obj:
+    """A whole-number property of at least ``minimum``, None if absent (or ``[]``, no value) or
+    invalid (reported)."""
+    if prop not in obj or obj[prop] == []:
         return None
-    value = scalar(obj[prop])
+    value = scalar(obj[prop], ctx.version)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         ctx.report(label, prop, "invalidInteger",
                    f"{prop} must be a whole number of at least {minimum}, not {value!r}")

@@ -81,6 +81,9 @@ class Rule:
     MISSING_SUPPLEMENTAL: Final = PARSING_ERROR + "missingSupplementalIdentifierProperty"
     INVALID_COTYPE: Final = PARSING_ERROR + "invalidCotype"
     VALUE_OBJECT: Final = PARSING_ERROR + "valueObjectInvalidProp"
+    VALUE_ABOVE_MAX: Final = PARSING_ERROR + "valueAboveMax"
+    ID_TOO_LONG: Final = PARSING_ERROR + "idTooLongForType"
+    EXCLUDED_TYPE: Final = PARSING_ERROR + "excludedType"
     UNRESOLVED: Final = "unresolvedReference"
     INVALID_OPTION: Final = "invalidOption"
 
@@ -91,6 +94,7 @@ _BY_WORD: Final = MappingProxyType({
     "duplicateEnumValue": Rule.NOT_UNIQUE,
     "duplicateId": Rule.DUPLICATE_ID,
     "duplicateName": Rule.NOT_UNIQUE,
+    "excludedType": Rule.EXCLUDED_TYPE,
     "extendsCycle": Rule.RECURSIVE,
     "extendsTooDeep": Rule.TOO_DEEP,
     "invalidBoolean": Rule.BOOLEAN_NOT_BOOLEAN,
@@ -117,6 +121,7 @@ _BY_WORD: Final = MappingProxyType({
     "invalidText": Rule.LANG_STRING_NOT_STRING,
     "invalidType": Rule.CLASS_NOT_STRING,
     "invalidUnit": Rule.BAD_DTMI_OR_TERM,
+    "idTooLong": Rule.ID_TOO_LONG,
     "missingContext": Rule.MISSING_CONTEXT,
     "missingId": Rule.MISSING_ID,
     "missingName": Rule.MISSING_STRING,
@@ -132,6 +137,9 @@ _BY_WORD: Final = MappingProxyType({
     "semanticTypeNotAllowed": Rule.INVALID_COTYPE,
     "semanticTypeSchema": Rule.NON_CONFORMANT_VALUE,
     "textTooLong": Rule.LANG_STRING_TOO_LONG,
+    "tooFew": Rule.MISSING_OBJECT,
+    "tooHigh": Rule.VALUE_ABOVE_MAX,
+    "tooMany": Rule.TOO_MANY,
     "tooManyContents": Rule.TOO_MANY,
     "tooManyExtends": Rule.TOO_MANY,
     "undefinedContext": Rule.UNDEFINED_CONTEXT,

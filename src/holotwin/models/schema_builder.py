@@ -48,7 +48,9 @@ from holotwin.models.schema import Schema
 __all__ = ["COMPLEX_CLASSES", "SchemaBuilder", "SchemaDefinition", "schema_depth"]
 
 COMPLEX_CLASSES: Final = ("Array", "Enum", "Map", "Object")
-_MAX_DEPTH: Final = {2: 5, 3: 8}
+_MAX_DEPTH: Final = {2: 5, 3: 5}
+_MAX_COUNT: Final = {"enumValues": 100, "fields": 30}
+"""DTDL v2 limits on the elements of an Enum and an Object (v3 has none; v2 also needs one)."""
 _INSTANCE = re.compile(r"dtmi:dtdl:instance:Schema:(\w+);([23])")
 _GEO_DTMI = re.compile(r"dtmi:standard:schema:geospatial:(\w+);([23])")
 
@@ -73,8 +75,14 @@ def schema_depth(schema: Schema) -> int:
 
 
 def contains_array(schema: Schema) -> bool:
-    """True if ``schema`` is or holds an Array (DTDL v2 forbids that for properties)."""
-    if isinstance(schema, ArraySchema):
+    """True if ``schema`` is or holds an Array (DTDL v2 forbids that for properties); a
+    geospatial schema counts, as its coordinates are arrays.
+
+    Example:
+        >>> contains_array(GeospatialSchema("point")), contains_array(PrimitiveSchema("double"))
+        (True, False)
+    """
+    if isinstance(schema, ArraySchema | GeospatialSchema):
         return True
     if isinstance(schema, MapSchema):
         return contains_array(schema.value)
@@ -88,16 +96,20 @@ class SchemaBuilder:
 
     ``lookup`` finds schemas already registered; ``definitions`` are the complex schemas with an
     ``@id`` declared anywhere in the batch. Each definition is built once (so its issues are
-    reported once) and reference cycles are reported, not followed.
+    reported once) and reference cycles are reported, not followed. ``elements`` are all the
+    elements with an ``@id`` in the batch: where DTDL expects an element (an enum value, a
+    field, a map key), it may name one defined elsewhere by its ``@id``.
     """
 
     def __init__(
         self,
         lookup: Callable[[str], Schema | None],
         definitions: Mapping[str, SchemaDefinition],
+        elements: Mapping[str, dict[str, Any]] | None = None,
     ) -> None:
         self._lookup = lookup
         self._definitions = definitions
+        self._elements: Mapping[str, dict[str, Any]] = {} if elements is None else elements
         self.built: dict[str, Schema] = {}
         self._failed: set[str] = set()
         self._building: list[str] = []
@@ -121,6 +133,19 @@ class SchemaBuilder:
                    f"{prop} must be a schema name, a DTMI or a schema object, not {value!r}")
         return None
 
+    def element(self, value: object) -> object:
+        """The batch element ``value`` names by ``@id``, else ``value`` itself.
+
+        Example:
+            >>> field = {"@id": "dtmi:ex:f;1", "name": "f", "schema": "double"}
+            >>> builder = SchemaBuilder(lambda dtmi: None, {}, {"dtmi:ex:f;1": field})
+            >>> builder.element("dtmi:ex:f;1") is field, builder.element(3)
+            (True, 3)
+        """
+        if isinstance(value, str) and value in self._elements:
+            return self._elements[value]
+        return value
+
     def build_definition(self, dtmi: str, refs: set[str]) -> Schema | None:
         """Build the batch definition ``dtmi`` (memoized)."""
         if dtmi in self.built:
@@ -138,7 +163,9 @@ class SchemaBuilder:
         limit = _MAX_DEPTH.get(ctx.version, 8)
         if schema is not None and schema_depth(schema) > limit:
             ctx.report(label, prop, "schemaTooDeep",
-                       f"complex schemas nest more than {limit} levels deep")
+                       f"the {prop} of {label} nests complex schemas (Array, Enum, Map, Object) "
+                       f"{schema_depth(schema)} levels deep; DTDL v{ctx.version} allows at most "
+                       f"{limit}")
         return schema
 
     def _named(
@@ -174,7 +201,7 @@ class SchemaBuilder:
     def _complex(
         self, ctx: ParseContext, obj: dict[str, Any], label: str, refs: set[str]
     ) -> Schema | None:
-        ctx = ctx.nested(obj, label)
+        ctx = ctx.nested(obj, label, definition=True)
         cls = class_of(obj.get("@type"), ctx.version, COMPLEX_CLASSES)
         if cls is None:
             ctx.report(label, "@type", "invalidSchema" if "@type" in obj else "missingType",
@@ -233,8 +260,9 @@ class SchemaBuilder:
             ctx.report(label, "enumValues", "missingProperty", "the Enum has no enumValues")
             return None
         values: list[EnumValue] = []
-        ok = True
+        ok = self._count(ctx, obj, label, "enumValues")
         for i, item in enumerate(as_list(obj.get("enumValues"))):
+            item = self.element(item)
             item_label = child_label(label, item, f"enumValues[{i}]")
             if not isinstance(item, dict):
                 ctx.report(item_label, "enumValues", "invalidEnumValue",
@@ -268,6 +296,22 @@ class SchemaBuilder:
             ok = False
         return EnumSchema(str(kind), tuple(values), dtmi) if ok else None
 
+    def _count(self, ctx: ParseContext, obj: dict[str, Any], label: str, prop: str) -> bool:
+        """Check the DTDL v2 limits on how many ``enumValues`` or ``fields`` there are."""
+        if ctx.version >= 3 or prop not in obj:
+            return True
+        count, most = len(as_list(obj[prop])), _MAX_COUNT[prop]
+        kind = "Enum" if prop == "enumValues" else "Object"
+        if count == 0:
+            ctx.report(label, prop, "tooFew", f"the {kind} {label} has no {prop}; DTDL v2 "
+                       "needs at least 1")
+            return False
+        if count > most:
+            ctx.report(label, prop, "tooMany", f"the {kind} {label} has {count} {prop}; DTDL "
+                       f"v2 allows at most {most}")
+            return False
+        return True
+
     def _build_map(
         self, ctx: ParseContext, obj: dict[str, Any], label: str, dtmi: str | None,
         refs: set[str],
@@ -275,7 +319,7 @@ class SchemaBuilder:
         check_keys(ctx, obj, label, "Map", ["mapKey", "mapValue"])
         parts: dict[str, tuple[str | None, Schema | None]] = {}
         for prop, cls in (("mapKey", "MapKey"), ("mapValue", "MapValue")):
-            part = scalar(obj.get(prop))
+            part = self.element(scalar(obj.get(prop)))
             part_label = f"{label}/{prop}"
             if not isinstance(part, dict):
                 ctx.report(label, prop, "missingProperty" if part is None else "invalidMap",
@@ -311,8 +355,9 @@ class SchemaBuilder:
             ctx.report(label, "fields", "missingProperty", "the Object has no fields")
             return None
         fields: list[Field] = []
-        ok = True
+        ok = self._count(ctx, obj, label, "fields")
         for i, item in enumerate(as_list(obj.get("fields"))):
+            item = self.element(item)
             item_label = child_label(label, item, f"fields[{i}]")
             if not isinstance(item, dict):
                 ctx.report(item_label, "fields", "invalidField",
