@@ -11,13 +11,18 @@ The tree::
     │   ├── PropertyValueError     a value does not match its schema (``path``, ``expected``)
     │   ├── PatchError             a JSON Patch / merge patch cannot be applied (``path``)
     │   ├── QueryError             a query cannot be parsed or run (``position``)
-    │   └── PayloadTooLargeError   a request body is over the size limit (413)
+    │   ├── PayloadTooLargeError   a request body is over the size limit (413)
+    │   ├── MappingError           (ingest.mapping) a message cannot be mapped to readings
+    │   └── ConnectorConfigError   (ingest.config) a connector file is invalid
     ├── NotFoundError              a twin, relationship, component or model does not exist (404)
     ├── ConflictError              the thing exists already or is still referenced (409)
     ├── PreconditionFailedError    ``If-Match`` / ``If-None-Match`` did not hold (412)
     ├── AuthenticationError        no or unknown credentials (401)
     ├── PermissionDeniedError      credentials lack the scope (403)
-    └── StoreError                 the storage backend failed (503)
+    ├── StoreError                 the storage backend failed (503)
+    └── SourceError                (ingest.source) an ingestion source failed to start or run
+
+Exceptions marked with a module live there, beside the code that raises them.
 """
 
 from __future__ import annotations

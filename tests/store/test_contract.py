@@ -6,7 +6,14 @@ import threading
 
 import pytest
 
-from holotwin.store import ApiKeyRecord, ModelRecord, Store, TelemetryPoint, TwinRecord
+from holotwin.store import (
+    ApiKeyRecord,
+    DeadLetter,
+    ModelRecord,
+    Store,
+    TelemetryPoint,
+    TwinRecord,
+)
 from holotwin.twins import NewEvent
 
 
@@ -180,3 +187,36 @@ def test_concurrent_event_writers_keep_order(store: Store) -> None:
         t.join()
     seqs = [e.seq for e in store.read_events(limit=1000)]
     assert len(seqs) == 80 and seqs == sorted(seqs)
+
+
+def _letter(n: int, **kw: object) -> DeadLetter:
+    fields: dict[str, object] = {"time": 100.0 + n, "source": "broker", "topic": f"t/{n}",
+                                 "payload": f'{{"n": {n}}}', "stage": "decode",
+                                 "reason": f"reason {n}"}
+    fields.update(kw)
+    return DeadLetter(**fields)  # type: ignore[arg-type]
+
+
+def test_dead_letters_round_trip_and_page(store: Store) -> None:
+    assert store.count_dead_letters() == 0
+    assert store.list_dead_letters() == []
+    store.put_dead_letters([_letter(1), _letter(2, payload="/w==", encoding="base64")])
+    store.put_dead_letters([])
+    with store.transaction() as tx:
+        tx.put_dead_letters([_letter(3, stage="validate", reason="unknown twin 'x' ü")])
+    assert store.count_dead_letters() == 3
+    letters = store.list_dead_letters()
+    ids = [d.id for d in letters]
+    assert ids == sorted(ids) and len(set(ids)) == 3 and ids[0] > 0
+    assert letters[0] == _letter(1, id=ids[0])
+    assert (letters[1].payload, letters[1].encoding) == ("/w==", "base64")
+    assert letters[2].reason == "unknown twin 'x' ü" and letters[2].stage == "validate"
+    assert [d.id for d in store.list_dead_letters(after_id=ids[0], limit=1)] == [ids[1]]
+    assert store.list_dead_letters(after_id=ids[2]) == []
+
+
+def test_dead_letters_roll_back_with_their_transaction(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.put_dead_letters([_letter(1)])
+        raise RuntimeError("boom")
+    assert store.count_dead_letters() == 0

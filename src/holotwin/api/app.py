@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, FastAPI
 from starlette.responses import JSONResponse
@@ -12,14 +13,22 @@ from starlette.responses import JSONResponse
 from holotwin import __version__
 from holotwin.api.deps import ApiSettings, authorize
 from holotwin.api.problems import install_problem_handlers
-from holotwin.api.routes import events, models, query, relationships, telemetry, twins
+from holotwin.api.routes import events, ingest, models, query, relationships, telemetry, twins
 from holotwin.service import ApiKeys, TwinService
+
+if TYPE_CHECKING:
+    from holotwin.ingest import Ingestion
 
 __all__ = ["create_app"]
 
 
-def create_app(service: TwinService, settings: ApiSettings | None = None) -> FastAPI:
-    """Build the ASGI app around a service. The caller owns the service (and closes it)."""
+def create_app(service: TwinService, settings: ApiSettings | None = None,
+               ingestion: Ingestion | None = None) -> FastAPI:
+    """Build the ASGI app around a service. The caller owns the service (and closes it).
+
+    ``ingestion`` (connectors and their pipeline) is started with the app and stopped when it
+    shuts down, before the service is closed by its owner.
+    """
     settings = settings or ApiSettings()
 
     @asynccontextmanager
@@ -28,8 +37,13 @@ def create_app(service: TwinService, settings: ApiSettings | None = None) -> Fas
         app.state.broadcaster = broadcaster
         service.add_listener(broadcaster.notify)
         try:
+            if ingestion is not None:
+                # paho connects in its own thread; starting only spawns it
+                await asyncio.to_thread(ingestion.start)
             yield
         finally:
+            if ingestion is not None:
+                await asyncio.to_thread(ingestion.stop)
             service.remove_listener(broadcaster.notify)
 
     app = FastAPI(
@@ -40,13 +54,14 @@ def create_app(service: TwinService, settings: ApiSettings | None = None) -> Fas
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.ingestion = ingestion
     app.state.settings = settings
     app.state.keys = ApiKeys(service.store, service.clock)
     app.state.key_cache = {}
     install_problem_handlers(app)
 
     api = APIRouter(dependencies=[Depends(authorize)])
-    for module in (models, twins, relationships, telemetry, query, events):
+    for module in (models, twins, relationships, telemetry, query, events, ingest):
         api.include_router(module.router)
     app.include_router(api)
 

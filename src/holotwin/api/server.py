@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -14,6 +15,9 @@ from holotwin.api.app import create_app
 from holotwin.api.deps import ApiSettings, is_loopback
 from holotwin.errors import HolotwinError
 from holotwin.service import TwinService
+
+if TYPE_CHECKING:
+    from holotwin.ingest import Ingestion
 
 __all__ = ["ServerThread", "TlsFiles", "UnsafeBindError", "check_bind", "free_port", "run_server"]
 
@@ -43,10 +47,11 @@ class TlsFiles:
 
 
 def _config(service: TwinService, host: str, port: int, settings: ApiSettings,
-            log_level: str, tls: TlsFiles | None) -> uvicorn.Config:
+            log_level: str, tls: TlsFiles | None,
+            ingestion: Ingestion | None = None) -> uvicorn.Config:
     check_bind(host, settings)
     return uvicorn.Config(
-        create_app(service, settings), host=host, port=port, log_level=log_level,
+        create_app(service, settings, ingestion), host=host, port=port, log_level=log_level,
         access_log=False, lifespan="on",
         ssl_certfile=tls.certfile if tls else None, ssl_keyfile=tls.keyfile if tls else None,
     )
@@ -54,9 +59,11 @@ def _config(service: TwinService, host: str, port: int, settings: ApiSettings,
 
 def run_server(service: TwinService, host: str = "127.0.0.1", port: int = 8473,
                settings: ApiSettings | None = None, log_level: str = "info",
-               tls: TlsFiles | None = None) -> None:
-    """Serve until interrupted (Ctrl-C stops it cleanly)."""
-    uvicorn.Server(_config(service, host, port, settings or ApiSettings(), log_level, tls)).run()
+               tls: TlsFiles | None = None, ingestion: Ingestion | None = None) -> None:
+    """Serve until interrupted (Ctrl-C stops it cleanly); ``ingestion`` runs alongside."""
+    uvicorn.Server(
+        _config(service, host, port, settings or ApiSettings(), log_level, tls, ingestion)
+    ).run()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -71,12 +78,13 @@ class ServerThread:
 
     def __init__(self, service: TwinService, host: str = "127.0.0.1", port: int | None = None,
                  settings: ApiSettings | None = None, log_level: str = "warning",
-                 tls: TlsFiles | None = None) -> None:
+                 tls: TlsFiles | None = None, ingestion: Ingestion | None = None) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.scheme = "https" if tls else "http"
         self._server = uvicorn.Server(
-            _config(service, host, self.port, settings or ApiSettings(), log_level, tls)
+            _config(service, host, self.port, settings or ApiSettings(), log_level, tls,
+                    ingestion)
         )
         self._thread = threading.Thread(target=self._server.run, name="holotwin-api", daemon=True)
 

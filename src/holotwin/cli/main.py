@@ -9,6 +9,7 @@ import click
 
 from holotwin import __version__
 from holotwin.cli.context import CliContext, CliError
+from holotwin.cli.deadletters import deadletters
 from holotwin.cli.keys import keys
 from holotwin.cli.models import models
 from holotwin.cli.serve import demo, serve
@@ -25,6 +26,8 @@ Examples:
   holotwin twins list --model 'dtmi:holotwin:demo:Machine;1'
   holotwin twins get machine-1-1
   holotwin keys create ci --scope write
+  holotwin serve --connectors connectors.toml   ingest from MQTT as configured
+  holotwin deadletters list --limit 20   messages ingestion could not use
   holotwin --store postgresql://holotwin@db/holotwin serve --host 0.0.0.0 --auth
 """
 
@@ -63,6 +66,7 @@ cli.add_command(demo)
 cli.add_command(models)
 cli.add_command(twins)
 cli.add_command(keys)
+cli.add_command(deadletters)
 
 
 def main() -> None:

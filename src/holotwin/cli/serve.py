@@ -7,6 +7,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 
 import click
@@ -62,9 +63,12 @@ def _terminate_as_interrupt() -> Iterator[None]:
 @click.option("--max-body", type=click.IntRange(min=1), default=4 * 1024 * 1024,
               show_default=True, metavar="BYTES", help="Largest request body accepted.")
 @click.option("--log-level", type=click.Choice(_LOG_LEVELS), default="info", show_default=True)
+@click.option("--connectors", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="FILE", help="TOML file of ingestion connectors (MQTT) to run; see "
+                                   "docs/ingestion.md.")
 @click.pass_obj
 def serve(obj: CliContext, host: str, port: int, auth: bool, max_body: int,
-          log_level: str) -> None:
+          log_level: str, connectors: Path | None) -> None:
     """Run the REST API (Ctrl-C stops it).
 
     The API is compatible with Azure Digital Twins (/models, /digitaltwins, /query) and adds
@@ -79,14 +83,27 @@ def serve(obj: CliContext, host: str, port: int, auth: bool, max_body: int,
         check_bind(host, settings)
     except UnsafeBindError as exc:
         raise RefusedOptionsError(exc.message) from None
+    config = None
+    if connectors is not None:
+        from holotwin.ingest import load_connectors
+
+        config = load_connectors(connectors)  # fails before anything starts
     ensure_port_free(host, port, "Is another holotwin running? Choose a port with --port.")
     service = obj.open_service()
     try:
+        ingestion = None
+        if config is not None:
+            from holotwin.ingest import Ingestion
+
+            ingestion = Ingestion.from_config(service, config)
         url = base_url(host, port)
         click.echo(f"holotwin API on {url} (data: {obj.location})")
         click.echo(f"  docs     {url}/docs")
         click.echo(f"  twins    {url}/digitaltwins")
         click.echo(f"  changes  curl -N -H 'Accept: text/event-stream' {url}/events")
+        if ingestion is not None:
+            names = ", ".join(s.name for s in ingestion.sources) or "none"
+            click.echo(f"  ingest   {url}/ingest/connectors (connectors: {names})")
         if auth:
             click.echo("  auth     on: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'")
             if not ApiKeys(service.store).list():
@@ -94,7 +111,7 @@ def serve(obj: CliContext, host: str, port: int, auth: bool, max_body: int,
                            "'holotwin keys create NAME --scope write'.", err=True)
         click.echo("Press Ctrl-C to stop.")
         try:
-            run_server(service, host, port, settings, log_level)
+            run_server(service, host, port, settings, log_level, ingestion=ingestion)
         except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down cleanly
             pass
         click.echo("Server stopped.")

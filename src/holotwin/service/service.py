@@ -22,10 +22,12 @@ from holotwin.errors import (
     PreconditionFailedError,
 )
 from holotwin.models import ModelRegistry
+from holotwin.service.ingestion import PreparedTelemetry, TelemetryMessage, prepare_telemetry
 from holotwin.service.query import run_query
 from holotwin.service.telemetry import message_to_points
 from holotwin.store.base import (
     Bucket,
+    DeadLetter,
     ModelRecord,
     Store,
     TelemetryPoint,
@@ -492,13 +494,37 @@ class TwinService:
             points, [NewEvent("telemetry", now, twin_id, record.model_id, data)]
         )
 
-    def write_telemetry(self, points: Sequence[TelemetryPoint], events: Sequence[NewEvent]) -> int:
-        """Write readings and their events in one transaction (the batch path for ingestion)."""
+    def write_telemetry(
+        self,
+        points: Sequence[TelemetryPoint],
+        events: Sequence[NewEvent],
+        dead_letters: Sequence[DeadLetter] = (),
+    ) -> int:
+        """Write readings and their events (and the batch's dead letters) in one transaction:
+        the batch path for ingestion. Events are skipped when every reading was a duplicate."""
         with self.store.transaction() as tx:
             inserted = tx.insert_telemetry(points)
             seqs = tx.append_events(events) if inserted else []
+            tx.put_dead_letters(dead_letters)
         self._notify(seqs)
         return inserted
+
+    def prepare_telemetry(
+        self, groups: Sequence[Sequence[TelemetryMessage]]
+    ) -> PreparedTelemetry:
+        """Validate a batch of messages (groups of readings, one group per raw message)
+        against their twins' models; see :func:`holotwin.service.ingestion.prepare_telemetry`."""
+        return prepare_telemetry(self, groups)
+
+    # dead letters ----------------------------------------------------------------------------
+    def list_dead_letters(self, after_id: int = 0, limit: int = 100) -> list[DeadLetter]:
+        if limit < 1 or after_id < 0:
+            raise InvalidInputError(
+                f"Dead letters: 'after' must be >= 0 and 'limit' >= 1, got {after_id}, {limit}")
+        return self.store.list_dead_letters(after_id, limit)
+
+    def count_dead_letters(self) -> int:
+        return self.store.count_dead_letters()
 
     def telemetry_history(
         self, twin_id: str, signal: str, start: float, end: float, limit: int = 10000

@@ -5,6 +5,7 @@ from __future__ import annotations
 from holotwin.store.base import (
     ApiKeyRecord,
     Bucket,
+    DeadLetter,
     ModelRecord,
     QueryPage,
     Store,
@@ -17,6 +18,7 @@ from holotwin.store.sqlite import SqliteStore
 __all__ = [
     "ApiKeyRecord",
     "Bucket",
+    "DeadLetter",
     "ModelRecord",
     "QueryPage",
     "SqliteStore",

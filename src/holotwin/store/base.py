@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ApiKeyRecord",
     "Bucket",
+    "DeadLetter",
     "ModelRecord",
     "QueryPage",
     "Store",
@@ -74,6 +75,25 @@ class Bucket:
     max: float | None
     mean: float | None
     last: float | None
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message ingestion could not use, kept with why.
+
+    ``payload`` is the message as UTF-8 text, or base64 when ``encoding`` is ``"base64"`` (the
+    bytes were not valid UTF-8). ``stage`` is where it failed (``decode``, ``map``,
+    ``validate``); ``id`` is assigned by the store (0 before it is stored).
+    """
+
+    time: float
+    source: str
+    topic: str
+    payload: str
+    stage: str
+    reason: str
+    encoding: str = "utf-8"
+    id: int = 0
 
 
 @dataclass(frozen=True)
@@ -136,6 +156,10 @@ class Transaction(ABC):
     def insert_telemetry(self, points: Sequence[TelemetryPoint]) -> int:
         """Insert readings, skipping any (twin, signal, time) already stored; return how many
         were new. The latest value per (twin, signal) is updated too."""
+
+    @abstractmethod
+    def put_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        """Store dead letters (their ``id`` is ignored; the store numbers them)."""
 
 
 class Store(ABC):
@@ -237,6 +261,18 @@ class Store(ABC):
     @abstractmethod
     def latest_telemetry(self, twin_id: str) -> list[TelemetryPoint]:
         """The newest reading of each of the twin's signals."""
+
+    # dead letters --------------------------------------------------------------------------
+    @abstractmethod
+    def put_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        """Store dead letters in one transaction."""
+
+    @abstractmethod
+    def list_dead_letters(self, after_id: int = 0, limit: int = 100) -> list[DeadLetter]:
+        """Dead letters with id > ``after_id``, oldest first."""
+
+    @abstractmethod
+    def count_dead_letters(self) -> int: ...
 
     # API keys ------------------------------------------------------------------------------
     @abstractmethod

@@ -50,6 +50,10 @@ CREATE TABLE IF NOT EXISTS telemetry_latest (
 CREATE TABLE IF NOT EXISTS api_keys (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, scope TEXT NOT NULL, secret_hash TEXT NOT NULL,
     created DOUBLE PRECISION NOT NULL);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id BIGSERIAL PRIMARY KEY, time DOUBLE PRECISION NOT NULL, source TEXT NOT NULL,
+    topic TEXT NOT NULL, payload TEXT NOT NULL, encoding TEXT NOT NULL, stage TEXT NOT NULL,
+    reason TEXT NOT NULL);
 """
 
 _EVENT_LOCK = 0x686F6C6F  # "holo": the advisory lock that orders event commits

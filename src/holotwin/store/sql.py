@@ -18,6 +18,7 @@ from holotwin.query.ast import Query
 from holotwin.store.base import (
     ApiKeyRecord,
     Bucket,
+    DeadLetter,
     ModelRecord,
     QueryPage,
     Store,
@@ -62,6 +63,16 @@ def _event(row: Sequence[Any]) -> ChangeEvent:
 
 def _point(row: Sequence[Any]) -> TelemetryPoint:
     return TelemetryPoint(row[0], row[1], float(row[2]), row[3], loads(row[4]))
+
+
+_INSERT_DEAD_LETTER = (
+    "INSERT INTO dead_letters (time, source, topic, payload, encoding, stage, reason) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _dead_letter_row(d: DeadLetter) -> tuple[Any, ...]:
+    return (d.time, d.source, d.topic, d.payload, d.encoding, d.stage, d.reason)
 
 
 _TWIN_COLS = "id, model_id, etag, revision, document, updated"
@@ -156,6 +167,11 @@ class SqlTransaction(Transaction):
             ).fetchone()
             seqs.append(int(row[0]))
         return seqs
+
+    def put_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        if letters:
+            self._cur.executemany(self._store.sql(_INSERT_DEAD_LETTER),
+                                  [_dead_letter_row(d) for d in letters])
 
     def insert_telemetry(self, points: Sequence[TelemetryPoint]) -> int:
         if not points:
@@ -424,6 +440,24 @@ class SqlStore(Store):
             (twin_id,),
         )
         return [_point(r) for r in rows]
+
+    # dead letters --------------------------------------------------------------------------
+    def put_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        if letters:
+            with self.transaction() as tx:
+                tx.put_dead_letters(letters)
+
+    def list_dead_letters(self, after_id: int = 0, limit: int = 100) -> list[DeadLetter]:
+        rows = self._all(
+            "SELECT id, time, source, topic, payload, encoding, stage, reason FROM dead_letters "
+            "WHERE id > ? ORDER BY id LIMIT ?",
+            (after_id, limit),
+        )
+        return [DeadLetter(float(r[1]), r[2], r[3], r[4], r[6], r[7], r[5], int(r[0]))
+                for r in rows]
+
+    def count_dead_letters(self) -> int:
+        return int(self._one("SELECT count(*) FROM dead_letters")[0])
 
     # API keys ------------------------------------------------------------------------------
     def put_api_key(self, record: ApiKeyRecord) -> None:

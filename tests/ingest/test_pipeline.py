@@ -1,0 +1,180 @@
+"""The pipeline with an in-process source and a manual clock, on both stores."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from holotwin.clock import ManualClock
+from holotwin.errors import StoreError
+from holotwin.ingest import IngestPipeline, InProcessSource, PipelineSettings, TopicMapping
+from holotwin.service import TwinService
+
+T0 = 1_700_000_000.0
+
+
+class Acks:
+    """Records acknowledgements, and what the store held when each one came."""
+
+    def __init__(self, service: TwinService) -> None:
+        self.service = service
+        self.done: list[str] = []
+        self.stored_at_ack: list[int] = []
+
+    def __call__(self, name: str) -> Any:
+        def ack() -> None:
+            self.done.append(name)
+            self.stored_at_ack.append(len(self.service.store.telemetry_range(
+                "m1", "temperature", 0, float("inf"))))
+        return ack
+
+
+def _setup(service: TwinService, **settings: Any) -> tuple[IngestPipeline, InProcessSource]:
+    pipeline = IngestPipeline(service, PipelineSettings(**settings))
+    source = InProcessSource("test", [
+        TopicMapping.create("plant/{line}/{machine}/telemetry", "{machine}", time="/ts"),
+        TopicMapping.create("plant/{line}/{machine}/batch", "{machine}", records="/rows",
+                            time="/ts", signals={"temperature": "/temp"},
+                            units={"temperature": "degreeFahrenheit"}),
+    ])
+    source.start(pipeline)
+    return pipeline, source
+
+
+def _msg(ts: float, **values: object) -> str:
+    return json.dumps({"ts": ts, **values})
+
+
+def _temps(service: TwinService, twin: str = "m1") -> list[tuple[float, float | None]]:
+    return [(p.time, p.value) for p in service.telemetry_history(twin, "temperature", 0, 2e9)]
+
+
+def test_batches_by_count_write_once_then_ack(plant: TwinService) -> None:
+    pipeline, source = _setup(plant, max_batch=3, max_delay=10.0)
+    acks = Acks(plant)
+    seq = plant.last_event_seq()
+    for i in range(3):
+        source.publish("plant/l1/m1/telemetry", _msg(T0 + i, temperature=20 + i), acks(f"a{i}"))
+        if i < 2:
+            assert pipeline.flush_due() == 0 and acks.done == []
+    assert pipeline.flush_due() == 3
+    assert acks.done == ["a0", "a1", "a2"]
+    assert acks.stored_at_ack == [3, 3, 3]  # every ack came after the whole batch committed
+    assert _temps(plant) == [(T0, 20.0), (T0 + 1, 21.0), (T0 + 2, 22.0)]
+    events = plant.read_events(after=seq, kinds=["telemetry"])
+    assert [e.data["values"]["temperature"] for e in events] == [20, 21, 22]
+    assert source.status()["written"] == 3 and source.status()["received"] == 3
+    assert pipeline.batches == 1 and pipeline.readings == 3
+
+
+def test_batches_by_time_with_a_manual_clock(plant: TwinService) -> None:
+    clock = plant.clock
+    assert isinstance(clock, ManualClock)
+    pipeline, source = _setup(plant, max_batch=500, max_delay=0.05)
+    acks = Acks(plant)
+    source.publish("plant/l1/m1/telemetry", _msg(T0, temperature=1.0), acks("a"))
+    clock.advance(0.049)
+    assert pipeline.flush_due() == 0 and acks.done == []
+    clock.advance(0.001)
+    assert pipeline.flush_due() == 1 and acks.done == ["a"]
+    assert pipeline.flush_due() == 0
+
+
+def test_bad_messages_go_to_dead_letters_and_good_ones_are_written(plant: TwinService) -> None:
+    pipeline, source = _setup(plant, max_payload=200)
+    acks = Acks(plant)
+    source.publish("plant/l1/m1/telemetry", _msg(T0, temperature=20.0), acks("good1"))
+    source.publish("plant/l1/m1/telemetry", b"{not json", acks("undecodable"))
+    source.publish("plant/l1/m1/telemetry", b"\xff\xfe\x00", acks("binary"))
+    source.publish("plant/l1/m1/telemetry", _msg(T0, pad="x" * 300), acks("oversized"))
+    source.publish("plant/l1/m1/status", _msg(T0, temperature=1.0), acks("unrouted"))
+    source.publish("plant/l1/m1/telemetry", json.dumps({"temperature": 1}), acks("no-time"))
+    source.publish("plant/l1/m1/telemetry", _msg(T0 + 1, temperature="hot"), acks("wrong-type"))
+    source.publish("plant/l1/ghost/telemetry", _msg(T0, temperature=1.0), acks("unknown-twin"))
+    source.publish("plant/l1/m2/batch", json.dumps(
+        {"rows": [{"ts": T0, "temp": 32}, {"ts": T0 + 1, "temp": 212}]}), acks("good-batch"))
+    assert pipeline.flush() == 9
+    assert acks.done == ["good1", "undecodable", "binary", "oversized", "unrouted", "no-time",
+                         "wrong-type", "unknown-twin", "good-batch"]
+    assert _temps(plant) == [(T0, 20.0)]
+    assert _temps(plant, "m2") == [(T0, 0.0), (T0 + 1, pytest.approx(100.0))]
+    letters = plant.list_dead_letters()
+    got = [(d.stage, d.reason) for d in letters]
+    assert [s for s, _ in got] == ["decode", "decode", "decode", "map", "map", "validate",
+                                   "validate"]
+    assert "Malformed JSON at line 1" in got[0][1]
+    assert "not UTF-8" in got[1][1] and letters[1].encoding == "base64"
+    assert "over the limit of 200 bytes" in got[2][1]
+    assert "No mapping of source 'test' matches topic 'plant/l1/m1/status'" in got[3][1]
+    assert "no source time at /ts" in got[4][1]
+    assert "temperature" in got[5][1]
+    assert got[6][1] == "Twin 'ghost' does not exist"
+    assert letters[0].payload == "{not json" and letters[0].topic == "plant/l1/m1/telemetry"
+    status = source.status()
+    assert (status["received"], status["written"], status["deadLettered"]) == (9, 2, 7)
+
+
+def test_a_failing_store_acks_nothing_and_the_batch_is_retried(
+    plant: TwinService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline, source = _setup(plant, max_batch=10)
+    acks = Acks(plant)
+    source.publish("plant/l1/m1/telemetry", _msg(T0, temperature=5.0), acks("a"))
+    source.publish("plant/l1/m1/telemetry", b"junk", acks("bad"))
+    real = plant.write_telemetry
+
+    def broken(*args: Any, **kwargs: Any) -> int:
+        raise StoreError("PostgreSQL is unavailable: connection refused")
+
+    monkeypatch.setattr(plant, "write_telemetry", broken)
+    assert pipeline.flush() == 0
+    assert acks.done == [] and pipeline.pending == 2
+    assert "connection refused" in (source.status()["lastError"] or "")
+    monkeypatch.setattr(plant, "write_telemetry", real)
+    assert pipeline.flush() == 2
+    assert acks.done == ["a", "bad"]
+    assert _temps(plant) == [(T0, 5.0)] and plant.count_dead_letters() == 1
+    assert source.status()["received"] == 2
+
+
+def test_duplicates_are_stored_once_with_one_event(plant: TwinService) -> None:
+    pipeline, source = _setup(plant)
+    seq = plant.last_event_seq()
+    for _ in range(2):  # twice in one batch
+        source.publish("plant/l1/m1/telemetry", _msg(T0, temperature=7.0))
+    pipeline.flush()
+    source.publish("plant/l1/m1/telemetry", _msg(T0, temperature=7.0))  # a later redelivery
+    pipeline.flush()
+    assert _temps(plant) == [(T0, 7.0)]
+    assert len(plant.read_events(after=seq, kinds=["telemetry"])) == 1
+
+
+@pytest.fixture
+def running(plant: TwinService) -> Iterator[tuple[IngestPipeline, InProcessSource]]:
+    pipeline, source = _setup(plant, max_batch=50, max_delay=0.01)
+    pipeline.start()
+    yield pipeline, source
+    pipeline.stop()
+
+
+def test_the_worker_writes_in_the_background(
+    running: tuple[IngestPipeline, InProcessSource], plant: TwinService
+) -> None:
+    pipeline, source = running
+    acked = threading.Event()
+    for i in range(120):
+        source.publish("plant/l1/m1/telemetry", _msg(T0 + i, temperature=float(i)),
+                       acked.set if i == 119 else lambda: None)
+    # the worker times batches by the service clock, which is manual here: only full
+    # batches (50) go by themselves; stop() writes the rest
+    deadline = time.monotonic() + 10
+    while pipeline.readings < 100 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert pipeline.readings == 100
+    pipeline.stop()
+    assert acked.is_set() and len(_temps(plant)) == 120
