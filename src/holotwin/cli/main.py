@@ -10,6 +10,7 @@ import click
 from holotwin import __version__
 from holotwin.cli.context import CliContext, CliError
 from holotwin.cli.deadletters import deadletters
+from holotwin.cli.ingest import ingest
 from holotwin.cli.keys import keys
 from holotwin.cli.models import models
 from holotwin.cli.serve import demo, serve
@@ -67,6 +68,7 @@ cli.add_command(models)
 cli.add_command(twins)
 cli.add_command(keys)
 cli.add_command(deadletters)
+cli.add_command(ingest)
 
 
 def main() -> None:

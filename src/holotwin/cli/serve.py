@@ -134,24 +134,43 @@ def serve(obj: CliContext, host: str, port: int, auth: bool, max_body: int,
               help="Start the API (--no-server only feeds the store).")
 @click.option("--seed", type=int, default=7, show_default=True,
               help="Seed of the simulation's random numbers.")
+@click.option("--mqtt", "broker", default=None, metavar="HOST:PORT",
+              help="Run the machines as MQTT devices on this broker; holotwin ingests their "
+                   "telemetry and reports and sends desired speeds back over it.")
+@click.option("--mqtt-prefix", default="holotwin-demo", show_default=True, metavar="TOPIC",
+              help="First level(s) of the devices' topics (with --mqtt).")
 @click.pass_obj
 def demo(obj: CliContext, port: int, machines: int, lines: int, interval: float,
-         duration: float | None, server: bool, seed: int) -> None:
+         duration: float | None, server: bool, seed: int, broker: str | None,
+         mqtt_prefix: str) -> None:
     """Run a live plant: simulated machines feeding their twins.
 
     Builds a plant (lines of machines) in the data directory, or reuses the one there, starts
     the API and simulates the machines: telemetry (temperature, vibration, power) every
     interval, property updates (parts produced, run hours, status) every few. Set a machine's
     desired speed through the API and watch it follow. Ctrl-C stops it.
+
+    With --mqtt the machines publish to <prefix>/<line>/<machine>/telemetry and /reported and
+    take desired speeds from /desired, all through the broker.
     """
     from holotwin.demo import DemoOptions, run_demo
+    from holotwin.errors import InvalidInputError
+
+    if broker is not None:
+        from holotwin.demo.broker import parse_broker
+
+        try:
+            parse_broker(broker)
+        except InvalidInputError as exc:
+            raise click.BadParameter(exc.message, param_hint="--mqtt") from None
 
     if server:
         ensure_port_free("127.0.0.1", port,
                          "Choose another port with --port, or use --no-server to feed a "
                          "'holotwin serve' already running on this data directory.")
     options = DemoOptions(port=port, machines_per_line=machines, lines=lines, interval=interval,
-                          duration=duration, server=server, seed=seed)
+                          duration=duration, server=server, seed=seed, mqtt=broker,
+                          mqtt_prefix=mqtt_prefix)
     service = obj.open_service()
     try:
         with _terminate_as_interrupt():

@@ -29,13 +29,16 @@ class DemoLinks:
     lines: int
     interval: float
     location: str
+    broker: str | None = None
 
     def items(self) -> list[tuple[str, str]]:
+        broker = [("MQTT broker", self.broker)] if self.broker else []
         if self.base_url is None:
             return [("API", "not started (--no-server); run 'holotwin serve' on the same data"),
-                    ("Data", self.location)]
+                    *broker, ("Data", self.location)]
         url, twin = self.base_url, f"{self.base_url}/digitaltwins/{self.machine_id}"
         return [
+            *broker,
             ("API docs", f"{url}/docs"),
             ("A machine", twin),
             ("Telemetry", f"{twin}/telemetry?signal=temperature&interval=10"),

@@ -1,8 +1,10 @@
 """The demo's devices talking to holotwin: each tick, every simulated machine sends telemetry,
 follows the desired speed set on its twin, and every few ticks reports its properties.
 
-This is what a gateway in a plant does; here it calls :class:`TwinService` directly. Time comes
-from the service's clock, so a manual clock drives it as fast as a test wants.
+This is what a gateway in a plant does; here it calls :class:`TwinService` directly (the
+``_follow_desired``, ``_send_telemetry`` and ``_send_report`` hooks; ``demo/broker.py`` overrides
+them to talk MQTT instead). Time comes from the service's clock, so a manual clock drives it as
+fast as a test wants.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from holotwin.demo.devices import SimulatedMachine
+from holotwin.demo.devices import MachineReading, SimulatedMachine
 from holotwin.demo.plant import PlantLayout
 from holotwin.errors import NotFoundError
 from holotwin.service import TwinService
@@ -100,13 +102,36 @@ class DeviceFleet:
     def _report(self, twin_id: str, machine: SimulatedMachine) -> bool:
         values = self._reportable(machine)
         last = self._reported.get(twin_id, {})
-        ops = [{"op": "add", "path": f"/{k}", "value": v} for k, v in values.items()
-               if last.get(k) != v]
-        if not ops:
+        changed = {k: v for k, v in values.items() if last.get(k) != v}
+        if not changed:
             return False
-        self._twins[twin_id] = self.service.patch_twin(twin_id, ops)
+        self._send_report(twin_id, machine, changed)
         self._reported[twin_id] = values
         return True
+
+    # how the devices talk to holotwin (overridden by the MQTT fleet) --------------------------
+    def _follow_desired(self, twin_id: str, machine: SimulatedMachine) -> bool:
+        """Take up the desired speed of the twin; False if the twin is gone."""
+        try:
+            twin = self.service.get_twin(twin_id)
+        except NotFoundError:  # deleted through the API: that device is gone
+            del self.machines[twin_id]
+            return False
+        self._twins[twin_id] = twin
+        desired = _desired_speed(twin)
+        if desired is not None:
+            machine.set_target_speed(desired)
+        return True
+
+    def _send_telemetry(self, twin_id: str, reading: MachineReading, t: float) -> int:
+        """Send one reading; return the points stored (or sent)."""
+        return self.service.publish_telemetry(twin_id, reading.as_payload(), source_time=t)
+
+    def _send_report(self, twin_id: str, machine: SimulatedMachine,
+                     values: dict[str, Any]) -> None:
+        """Report the properties that changed."""
+        ops = [{"op": "add", "path": f"/{k}", "value": v} for k, v in values.items()]
+        self._twins[twin_id] = self.service.patch_twin(twin_id, ops)
 
     def _report_lines(self) -> int:
         updates = 0
@@ -133,19 +158,12 @@ class DeviceFleet:
         periodic = self.ticks % self.report_every == 0
         points = updates = 0
         for twin_id, machine in list(self.machines.items()):
-            try:
-                twin = self.service.get_twin(twin_id)
-            except NotFoundError:  # deleted through the API: that device is gone
-                del self.machines[twin_id]
+            if not self._follow_desired(twin_id, machine):
                 continue
-            self._twins[twin_id] = twin
-            desired = _desired_speed(twin)
-            if desired is not None:
-                machine.set_target_speed(desired)
             status, was_at_target = machine.status, machine.at_target
             reading = machine.step(t)
             self._readings[twin_id] = reading.temperature
-            points += self.service.publish_telemetry(twin_id, reading.as_payload(), source_time=t)
+            points += self._send_telemetry(twin_id, reading, t)
             reached = machine.at_target and not was_at_target
             if periodic or reached or machine.status != status:
                 updates += self._report(twin_id, machine)

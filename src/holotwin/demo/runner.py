@@ -1,7 +1,8 @@
 """``holotwin demo``: build the plant, start the API, run the devices, show what changes.
 
 The loop ticks every ``interval`` seconds of wall time until ``duration`` has passed or the user
-presses Ctrl-C; either way it stops the devices and the server and returns a summary.
+presses Ctrl-C; either way it stops the devices and the server and returns a summary. With
+``mqtt`` (``HOST:PORT``) the devices talk to holotwin over that broker (:mod:`holotwin.demo.broker`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.live import Live
@@ -17,6 +19,9 @@ from holotwin.demo.display import DemoLinks, Progress, dashboard, link_lines, pr
 from holotwin.demo.fleet import DeviceFleet
 from holotwin.demo.plant import build_plant
 from holotwin.service import TwinService
+
+if TYPE_CHECKING:
+    from holotwin.ingest import Ingestion
 
 __all__ = ["DemoOptions", "DemoSummary", "run_demo"]
 
@@ -36,12 +41,23 @@ class DemoOptions:
     server: bool = True
     seed: int = 7
     report_every: int = 3
+    mqtt: str | None = None
+    """``HOST:PORT`` of an MQTT broker the devices publish to; None: in process."""
+    mqtt_prefix: str = "holotwin-demo"
+    """First topic level of the devices' topics."""
 
     def __post_init__(self) -> None:
         if not self.interval > 0:
             raise ValueError(f"The tick interval must be positive, got {self.interval}")
         if self.duration is not None and self.duration < 0:
             raise ValueError(f"The duration must not be negative, got {self.duration}")
+        if self.mqtt is not None:
+            from holotwin.demo.broker import parse_broker
+
+            parse_broker(self.mqtt)
+        if not self.mqtt_prefix or any(c in self.mqtt_prefix for c in "+#"):
+            raise ValueError(f"The topic prefix must be topic levels without + or #, got "
+                             f"{self.mqtt_prefix!r}")
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,17 @@ class DemoSummary:
         return (f"Demo stopped after {self.elapsed:.1f} s: {self.ticks:,} ticks, "
                 f"{self.events:,} events, {self.telemetry_points:,} telemetry points "
                 f"({rate:.1f} events/s).")
+
+
+def _drain(ingestion: Ingestion, fleet: DeviceFleet, timeout: float = 3.0) -> None:
+    """Wait (a little) until holotwin has taken in what the MQTT devices published."""
+    published = getattr(fleet, "published", 0)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = sum(s.stats.written + s.stats.dead_lettered for s in ingestion.sources)
+        if done >= published:
+            return
+        time.sleep(0.02)
 
 
 class _Ticker:
@@ -98,7 +125,23 @@ def run_demo(
     """Run the demo on ``service`` until ``options.duration`` passes or Ctrl-C; the caller
     closes the service. ``location`` names where the data is kept (shown in the header)."""
     layout = build_plant(service, options.lines, options.machines_per_line, options.seed)
-    fleet = DeviceFleet(service, layout, seed=options.seed, report_every=options.report_every)
+    ingestion = None
+    if options.mqtt is not None:
+        from holotwin.demo.broker import (
+            MqttDeviceFleet,
+            demo_ingestion,
+            parse_broker,
+            start_demo_ingestion,
+        )
+
+        host, port = parse_broker(options.mqtt)
+        ingestion = demo_ingestion(service, host, port, options.mqtt_prefix)
+        start_demo_ingestion(ingestion)  # first: it must hear the devices' first messages
+        fleet: DeviceFleet = MqttDeviceFleet(service, layout, host, port,
+                                             prefix=options.mqtt_prefix, seed=options.seed,
+                                             report_every=options.report_every)
+    else:
+        fleet = DeviceFleet(service, layout, seed=options.seed, report_every=options.report_every)
     server = None
     first_seq = service.last_event_seq()
     points = 0
@@ -109,10 +152,14 @@ def run_demo(
         if options.server:
             from holotwin.api.server import ServerThread  # the web stack only when serving
 
-            server = ServerThread(service, options.host, options.port).start()
+            server = ServerThread(service, options.host, options.port,
+                                  ingestion=ingestion).start()  # /ingest/connectors shows it
         fleet.start()
+        broker = (f"{options.mqtt} (topics {options.mqtt_prefix}/<line>/<machine>/telemetry, "
+                  "/reported, /desired)" if options.mqtt else None)
         links = DemoLinks(server.url if server else None, layout.machine_ids[0],
-                          len(layout.machine_ids), len(layout.lines), options.interval, location)
+                          len(layout.machine_ids), len(layout.lines), options.interval, location,
+                          broker)
         clock = ticker = _Ticker(options, sleep, monotonic)
 
         def progress() -> Progress:
@@ -150,7 +197,11 @@ def run_demo(
         elapsed = ticker.elapsed if ticker else 0.0
         try:
             fleet.stop()
+            if ingestion is not None:
+                _drain(ingestion, fleet)
         finally:
+            if ingestion is not None:
+                ingestion.stop()
             if server is not None:
                 server.stop()
     summary = DemoSummary(

@@ -26,6 +26,12 @@
     signals = { temperature = "/sensors/temp", power = "/p" }   # default: every member
     units = { temperature = "degreeFahrenheit", power = "kilowatt" }
 
+    [[connector.desired]]              # optional: desired state to devices, their reports back
+    twin = "{machine}"
+    report_topic = "plant/{line}/{machine}/reported"
+    command_topic = "plant/{line}/{machine}/desired"
+    qos = 1
+
 Every error names the file, the connector and the key.
 """
 
@@ -39,13 +45,16 @@ from pathlib import Path
 from typing import Any
 
 from holotwin.errors import InvalidInputError
+from holotwin.ingest.commands import DesiredMapping
 from holotwin.ingest.mapping import MappingError, TopicMapping
 from holotwin.ingest.mqtt import MqttConfig, TlsConfig
+from holotwin.ingest.opcua import OpcUaConfig, OpcUaNode
 from holotwin.ingest.pipeline import PipelineSettings
+from holotwin.ingest.replay import ReplayConfig
 
 __all__ = ["ConnectorConfigError", "ConnectorsConfig", "load_connectors", "parse_connectors"]
 
-_CONNECTOR_TYPES = ("mqtt",)
+_CONNECTOR_TYPES = ("mqtt", "opcua", "replay")
 _KIND_NAMES = {str: "a string", int: "an integer", dict: "a table", list: "an array of tables"}
 
 
@@ -63,6 +72,8 @@ class ConnectorConfigError(InvalidInputError):
 class ConnectorsConfig:
     pipeline: PipelineSettings
     mqtt: tuple[MqttConfig, ...]
+    opcua: tuple[OpcUaConfig, ...] = ()
+    replay: tuple[ReplayConfig, ...] = ()
 
 
 class _Table:
@@ -134,6 +145,8 @@ def parse_connectors(data: Mapping[str, Any], origin: str = "<connectors>") -> C
     connectors = root.get("connector", list, [])
     root.finish()
     mqtt: list[MqttConfig] = []
+    opcua: list[OpcUaConfig] = []
+    replay: list[ReplayConfig] = []
     names: set[str] = set()
     for i, raw in enumerate(connectors):
         where = f"{origin}: connector #{i + 1}"
@@ -149,8 +162,13 @@ def parse_connectors(data: Mapping[str, Any], origin: str = "<connectors>") -> C
         kind = table.get("type", str, required=True)
         if kind not in _CONNECTOR_TYPES:
             raise table.fail("type", f"must be one of {', '.join(_CONNECTOR_TYPES)}, got {kind!r}")
-        mqtt.append(_mqtt(table, name))
-    return ConnectorsConfig(pipeline, tuple(mqtt))
+        if kind == "opcua":
+            opcua.append(_opcua(table, name))
+        elif kind == "replay":
+            replay.append(_replay(table, name))
+        else:
+            mqtt.append(_mqtt(table, name))
+    return ConnectorsConfig(pipeline, tuple(mqtt), tuple(opcua), tuple(replay))
 
 
 def _pipeline(data: Mapping[str, Any], where: str) -> PipelineSettings:
@@ -185,8 +203,10 @@ def _mqtt(t: _Table, name: str) -> MqttConfig:
         if (files["cert_file"] is None) != (files["key_file"] is None):
             raise tt.fail("cert_file", "give cert_file and key_file together")
         tls = TlsConfig(**files)
-    subs = t.get("subscription", list, required=True)
-    if not subs:
+    desired = tuple(_desired(d, f"{t.where}: desired #{i + 1}")
+                    for i, d in enumerate(t.get("desired", list, [])))
+    subs = t.get("subscription", list, [] if desired else None, required=not desired)
+    if not subs and not desired:
         raise t.fail("subscription", "needs at least one [[connector.subscription]]")
     mappings = tuple(_subscription(s, f"{t.where}: subscription #{i + 1}")
                      for i, s in enumerate(subs))
@@ -207,6 +227,7 @@ def _mqtt(t: _Table, name: str) -> MqttConfig:
         session_expiry=t.integer("session_expiry", 3600, 0, 0xFFFFFFFF),
         reconnect_min_delay=low,
         reconnect_max_delay=high,
+        desired=desired,
     )
     t.finish()
     return config
@@ -233,3 +254,119 @@ def _subscription(raw: object, where: str) -> TopicMapping:
         raise ConnectorConfigError(t.where, exc.message) from None
     t.finish()
     return mapping
+
+
+def _desired(raw: object, where: str) -> DesiredMapping:
+    """``[[connector.desired]]``: twin, report_topic, command_topic, qos (see
+    :mod:`holotwin.ingest.commands`)."""
+    if not isinstance(raw, dict):
+        raise ConnectorConfigError(where, "must be a table ([[connector.desired]])")
+    t = _Table(raw, where)
+    report = t.get("report_topic", str, required=True)
+    t.where = f"{where} ({report})"
+    try:
+        mapping = DesiredMapping.create(
+            t.get("twin", str, required=True), report,
+            t.get("command_topic", str, required=True), t.integer("qos", 1, 0, 1))
+    except MappingError as exc:
+        raise ConnectorConfigError(t.where, exc.message) from None
+    t.finish()
+    return mapping
+
+
+def _seconds(t: _Table, key: str, default: float, low: float, high: float) -> float:
+    value = float(t.get(key, (int, float), default))
+    if not low <= value <= high:
+        raise t.fail(key, f"must be from {low:g} to {high:g}, got {value:g}")
+    return value
+
+
+def _password(t: _Table) -> str | None:
+    password: str | None = t.get("password", str)
+    password_env = t.get("password_env", str)
+    if password is not None and password_env is not None:
+        raise t.fail("password_env", "give either password or password_env, not both")
+    if password_env is not None:
+        password = os.environ.get(password_env)
+        if password is None:
+            raise t.fail("password_env", f"environment variable {password_env} is not set")
+    return password
+
+
+def _opcua(t: _Table, name: str) -> OpcUaConfig:
+    """``type = "opcua"``: endpoint, [[connector.node]] tables (see docs/ingestion.md)."""
+    raw_nodes = t.get("node", list, required=True)
+    if not raw_nodes:
+        raise t.fail("node", "needs at least one [[connector.node]]")
+    nodes = []
+    for i, raw in enumerate(raw_nodes):
+        where = f"{t.where}: node #{i + 1}"
+        if not isinstance(raw, dict):
+            raise ConnectorConfigError(where, "must be a table ([[connector.node]])")
+        nt = _Table(raw, where)
+        try:
+            node = OpcUaNode(nt.get("twin", str, required=True),
+                             nt.get("signal", str, required=True),
+                             node_id=nt.get("node_id", str), browse_path=nt.get("browse_path", str),
+                             unit=nt.get("unit", str))
+            node.mapping()
+        except InvalidInputError as exc:
+            raise ConnectorConfigError(where, exc.message) from None
+        nt.finish()
+        nodes.append(node)
+    low = _seconds(t, "reconnect_min_delay", 1, 0.01, 3600)
+    high = _seconds(t, "reconnect_max_delay", 60, 0.01, 3600)
+    try:
+        config = OpcUaConfig(
+            name=name,
+            endpoint=t.get("endpoint", str, required=True),
+            nodes=tuple(nodes),
+            username=t.get("username", str),
+            password=_password(t),
+            security=t.get("security", str),
+            publishing_interval=t.integer("publishing_interval_ms", 500, 1, 3_600_000) / 1000,
+            sampling_interval=t.integer("sampling_interval_ms", 50, 0, 3_600_000) / 1000,
+            queue_size=t.integer("queue_size", 100, 1, 100_000),
+            timeout=_seconds(t, "timeout", 4, 0.1, 600),
+            reconnect_min_delay=low,
+            reconnect_max_delay=high,
+        )
+    except InvalidInputError as exc:
+        raise ConnectorConfigError(t.where, exc.message) from None
+    t.finish()
+    return config
+
+
+def _replay(t: _Table, name: str) -> ReplayConfig:
+    """``type = "replay"``: a CSV or Parquet file replayed once at start."""
+    signals = t.get("signals", list)
+    if signals is not None and not all(isinstance(s, str) for s in signals):
+        raise t.fail("signals", "must be an array of column names")
+    speed = t.get("speed", (int, float, str), 0)
+    if speed == "max":
+        speed = 0
+    if isinstance(speed, str):
+        raise t.fail("speed", f"must be a number or \"max\", got {speed!r}")
+    path = t.get("path", str, required=True)
+    if not Path(path).is_file():
+        raise t.fail("path", f"file {path} does not exist")
+    try:
+        config = ReplayConfig(
+            name=name,
+            path=path,
+            layout=t.get("layout", str, "wide"),
+            format=t.get("format", str),
+            time_column=t.get("time_column", str, "time"),
+            time_format=t.get("time_format", str, "auto"),
+            twin=t.get("twin", str),
+            twin_column=t.get("twin_column", str),
+            signals=tuple(signals) if signals is not None else None,
+            signal_column=t.get("signal_column", str, "signal"),
+            value_column=t.get("value_column", str, "value"),
+            units=t.strings("units") or {},
+            speed=float(speed),
+        )
+    except InvalidInputError as exc:
+        raise ConnectorConfigError(t.where, exc.message) from None
+    t.finish()
+    return config

@@ -5,6 +5,12 @@ messages published while holotwin is away are delivered when it reconnects with 
 client id. Messages are acknowledged by hand (``manual_ack=True``) once the pipeline committed
 them. paho reconnects with exponential backoff (``reconnect_delay_set``); every (re)connect
 subscribes again.
+
+With ``desired`` mappings the source also carries desired state both ways (see
+:mod:`holotwin.ingest.commands`): it subscribes to the devices' report topics, hands reports to a
+:class:`~holotwin.ingest.commands.DesiredStateBridge` instead of the telemetry pipeline, and
+publishes the bridge's commands on the same connection. Every (re)connect makes the bridge send
+the pending desired values again.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from holotwin.ingest.commands import DesiredMapping, DesiredStateBridge
 from holotwin.ingest.mapping import TopicMapping
 from holotwin.ingest.source import RawMessage, Source, SourceError
 
@@ -51,6 +58,7 @@ class MqttConfig:
     session_expiry: int = 3600
     reconnect_min_delay: int = 1
     reconnect_max_delay: int = 60
+    desired: tuple[DesiredMapping, ...] = ()
 
 
 def _paho() -> Any:
@@ -73,6 +81,7 @@ class MqttSource(Source):
         self._client: Any = None
         self._pipeline: IngestPipeline | None = None
         self._connected = threading.Event()
+        self.bridge: DesiredStateBridge | None = None
 
     @property
     def connected(self) -> bool:
@@ -84,6 +93,9 @@ class MqttSource(Source):
         for m in self.mappings:
             sub = m.topic.subscription
             qos[sub] = max(qos.get(sub, 0), m.qos)
+        for d in self.config.desired:
+            sub = d.report_topic.subscription
+            qos[sub] = max(qos.get(sub, 0), d.qos)
         return list(qos.items())
 
     def start(self, pipeline: IngestPipeline) -> None:
@@ -114,6 +126,11 @@ class MqttSource(Source):
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = cfg.session_expiry
         self._client = client
+        if cfg.desired:
+            self.bridge = DesiredStateBridge(pipeline.service, self.name, cfg.desired,
+                                             self._publish, stats=self.stats,
+                                             max_payload=pipeline.settings.max_payload)
+            self.bridge.start()
         client.connect_async(cfg.host, cfg.port, cfg.keepalive, clean_start=False,
                              properties=props)
         client.loop_start()
@@ -126,6 +143,9 @@ class MqttSource(Source):
         client, self._client = self._client, None
         if client is None:
             return
+        bridge, self.bridge = self.bridge, None
+        if bridge is not None:  # first: no command after the connection is gone
+            bridge.stop(timeout)
         client.disconnect()
         client.loop_stop()
         self._connected.clear()
@@ -154,6 +174,8 @@ class MqttSource(Source):
         if refused:
             self._error(f"The broker refused subscriptions: {', '.join(refused)}")
         self._connected.set()
+        if self.bridge is not None:
+            self.bridge.resync()  # commands sent while away may be lost: send what is pending
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason_code: Any,
                        properties: Any) -> None:
@@ -168,13 +190,53 @@ class MqttSource(Source):
             return
         qos = int(message.qos)
         mid = int(message.mid)
+        topic = str(message.topic)
 
         def ack() -> None:
             if qos > 0:
                 client.ack(mid, qos)
 
-        pipeline.submit(RawMessage(self.name, message.topic, bytes(message.payload),
-                                   pipeline.clock.now(), ack))
+        raw = RawMessage(self.name, topic, bytes(message.payload), pipeline.clock.now(), ack)
+        bridge = self.bridge
+        if bridge is None:
+            pipeline.submit(raw)
+            return
+        self._observe(bridge, topic)
+        report_twin = bridge.route(topic)
+        if report_twin is not None:
+            bridge.submit_report(raw, report_twin)
+        else:
+            pipeline.submit(raw)
+
+    def _observe(self, bridge: DesiredStateBridge, topic: str) -> None:
+        """Tell the bridge which topic names the twin of ``topic`` was heard with."""
+        for d in self.config.desired:
+            found = d.report_twin(topic)
+            if found is not None:
+                bridge.observe(*found)
+                return
+        for m in self.mappings:
+            names = m.topic.match(topic)
+            twin_id = m.twin_id(topic)
+            if names is not None and twin_id is not None:
+                bridge.observe(twin_id, names)
+                return
+
+    def _publish(self, topic: str, payload: bytes, qos: int) -> bool:
+        """Send a command now; False when not connected (the bridge keeps it for later)."""
+        client = self._client
+        if client is None or not self._connected.is_set():
+            return False
+        info = client.publish(topic, payload, qos=qos)
+        return bool(info.rc == 0)
+
+    def status(self) -> dict[str, Any]:
+        status = super().status()
+        bridge = self.bridge
+        if self.config.desired:
+            status["commandsSent"] = bridge.sent if bridge else 0
+            status["commandsWaiting"] = bridge.waiting if bridge else 0
+        return status
 
     def _error(self, text: str) -> None:
         log.warning("MQTT connector '%s': %s", self.name, text)

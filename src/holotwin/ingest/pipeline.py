@@ -32,12 +32,12 @@ from typing import Any, NamedTuple
 
 from holotwin.clock import Clock
 from holotwin.errors import HolotwinError, InvalidInputError
-from holotwin.ingest.mapping import MappingError, TopicMapping, map_payload
+from holotwin.ingest.mapping import MappingError
 from holotwin.ingest.source import RawMessage, Source
 from holotwin.service import TelemetryMessage, TwinService
 from holotwin.store.base import DeadLetter
 
-__all__ = ["DEAD_LETTER_PAYLOAD_LIMIT", "IngestPipeline", "PipelineSettings"]
+__all__ = ["DEAD_LETTER_PAYLOAD_LIMIT", "BatchReport", "IngestPipeline", "PipelineSettings"]
 
 log = logging.getLogger("holotwin.ingest")
 
@@ -65,6 +65,22 @@ class PipelineSettings:
             raise InvalidInputError(f"max_payload must be at least 1 byte, got {self.max_payload}")
         if not 0 < self.retry_delay <= self.max_retry_delay:
             raise InvalidInputError("retry delays must satisfy 0 < retry_delay <= max_retry_delay")
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """What a committed batch did. ``dead_letters``: the index in the batch of each message
+    refused, with its dead letter; ``readings``: the signal values the accepted messages
+    offered; ``inserted``: how many of them were new (the others were duplicates)."""
+
+    messages: int
+    readings: int
+    inserted: int
+    dead_letters: dict[int, DeadLetter]
+
+    @property
+    def duplicates(self) -> int:
+        return self.readings - self.inserted
 
 
 def _reject_constant(name: str) -> Any:
@@ -195,7 +211,7 @@ class IngestPipeline:
             batch = self._take()
             if not batch:
                 return 0
-            if self._process(batch):
+            if self._process(batch) is not None:
                 self._retry_delay = self.settings.retry_delay
                 return len(batch)
             with self._cond:
@@ -205,36 +221,46 @@ class IngestPipeline:
     def process(self, batch: Sequence[RawMessage]) -> bool:
         """Decode, map, validate, write and acknowledge one batch now. False if the store
         failed (nothing acknowledged then)."""
+        return self.process_report(batch) is not None
+
+    def process_report(self, batch: Sequence[RawMessage]) -> BatchReport | None:
+        """As :meth:`process`, reporting what became of each message (None: the store
+        failed); for callers that answer a peer synchronously (``POST /ingest/batch``)."""
         return self._process([_Queued(m, self._sources.get(m.source)) for m in batch])
 
-    def _process(self, batch: Sequence[_Queued]) -> bool:
+    def _process(self, batch: Sequence[_Queued]) -> BatchReport | None:
         now = self.clock.now()
         letters: list[DeadLetter] = []
         lettered: list[RawMessage] = []
+        letter_index: list[int] = []
         groups: list[list[TelemetryMessage]] = []
         grouped: list[RawMessage] = []
-        for message, source in batch:
+        group_index: list[int] = []
+        for position, (message, source) in enumerate(batch):
             try:
                 readings = self._map(message, source)
             except _StageError as exc:
                 letters.append(dead_letter(message, exc.stage, exc.message, now))
                 lettered.append(message)
+                letter_index.append(position)
                 continue
             groups.append([TelemetryMessage(r.twin_id, r.values, r.time) for r in readings])
             grouped.append(message)
+            group_index.append(position)
         try:
             prepared = self.service.prepare_telemetry(groups)
             for index, reason in sorted(prepared.rejected.items()):
                 message = grouped[index]
                 letters.append(dead_letter(message, "validate", reason, now))
                 lettered.append(message)
+                letter_index.append(group_index[index])
             inserted = self.service.write_telemetry(prepared.points, prepared.events, letters)
         except Exception as exc:  # noqa: BLE001 - any store failure: keep the batch, ack nothing
             reason = exc.message if isinstance(exc, HolotwinError) else f"{type(exc).__name__}: {exc}"
             log.warning("Ingestion could not write a batch of %d messages: %s", len(batch), reason)
             for stats in {id(s): s.stats for _, s in batch if s is not None}.values():
                 stats.error(f"Store: {reason}", now)
-            return False
+            return None
         for message, letter in zip(lettered, letters, strict=True):
             log.info("Dead letter from %s on %s: %s", message.source, message.topic,
                      letter.reason)
@@ -251,7 +277,10 @@ class IngestPipeline:
                 log.warning("Could not acknowledge a message from %s: %s", message.source, exc)
         self.batches += 1
         self.readings += inserted
-        return True
+        offered = sum(len(m.values) for i, group in enumerate(groups)
+                      if i not in prepared.rejected for m in group)
+        return BatchReport(len(batch), offered, inserted,
+                           dict(zip(letter_index, letters, strict=True)))
 
     def _map(self, message: RawMessage, source: Source | None) -> list[Any]:
         if len(message.payload) > self.settings.max_payload:
@@ -261,12 +290,11 @@ class IngestPipeline:
             document = _decode(message.payload)
         except InvalidInputError as exc:
             raise _StageError("decode", exc.message) from None
-        mapping = _route(source, message.topic)
-        if mapping is None:
-            raise _StageError("map", f"No mapping of source '{message.source}' matches topic "
-                                     f"{message.topic!r}")
+        if source is None:
+            raise _StageError("map", f"No source named '{message.source}' is attached, so no "
+                                     f"mapping matches topic {message.topic!r}")
         try:
-            return map_payload(mapping, message.topic, document, message.received)
+            return source.map(message, document)
         except MappingError as exc:
             raise _StageError("map", exc.message) from None
 
@@ -318,11 +346,3 @@ class _StageError(Exception):
         self.stage = stage
         self.message = message
 
-
-def _route(source: Source | None, topic: str) -> TopicMapping | None:
-    if source is None:
-        return None
-    for mapping in source.mappings:
-        if mapping.topic.match(topic) is not None:
-            return mapping
-    return None

@@ -8,7 +8,9 @@ from typing import Any
 
 from holotwin.ingest.config import ConnectorsConfig
 from holotwin.ingest.mqtt import MqttSource
+from holotwin.ingest.opcua import OpcUaSource
 from holotwin.ingest.pipeline import IngestPipeline
+from holotwin.ingest.replay import ReplaySource
 from holotwin.ingest.source import Source
 from holotwin.service import TwinService
 
@@ -28,7 +30,10 @@ class Ingestion:
     @classmethod
     def from_config(cls, service: TwinService, config: ConnectorsConfig) -> Ingestion:
         pipeline = IngestPipeline(service, config.pipeline)
-        return cls(pipeline, [MqttSource(c) for c in config.mqtt])
+        sources: list[Source] = [MqttSource(c) for c in config.mqtt]
+        sources += [OpcUaSource(c) for c in config.opcua]
+        sources += [ReplaySource(c) for c in config.replay]
+        return cls(pipeline, sources)
 
     def start(self) -> None:
         """Start the pipeline, then every source (a source that fails stops the others)."""

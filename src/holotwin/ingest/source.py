@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from holotwin.clock import to_iso
 from holotwin.errors import HolotwinError
-from holotwin.ingest.mapping import TopicMapping
+from holotwin.ingest.mapping import MappingError, Reading, TopicMapping, map_payload
 
 if TYPE_CHECKING:
     from holotwin.ingest.pipeline import IngestPipeline
@@ -107,6 +107,18 @@ class Source(ABC):
     def connected(self) -> bool:
         """Whether the source is receiving now."""
         return True
+
+    def map(self, message: RawMessage, document: object) -> list[Reading]:
+        """The readings in a decoded message (a :class:`MappingError` says why there are none).
+
+        By default the first of ``mappings`` whose topic pattern matches decides; a source
+        whose messages carry their own addressing (HTTP batch items, replayed rows) overrides
+        this."""
+        for mapping in self.mappings:
+            if mapping.topic.match(message.topic) is not None:
+                return map_payload(mapping, message.topic, document, message.received)
+        raise MappingError(
+            f"No mapping of source '{message.source}' matches topic {message.topic!r}")
 
     def status(self) -> dict[str, Any]:
         return {"name": self.name, "type": self.kind, "connected": self.connected,

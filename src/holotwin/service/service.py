@@ -38,6 +38,7 @@ from holotwin.twins import (
     ChangeEvent,
     NewEvent,
     TwinChange,
+    ack_desired,
     build_relationship,
     create_twin_document,
     merge_patch_twin_document,
@@ -299,6 +300,18 @@ class TwinService:
         """Set desired values of writable properties; reported values stay as they are."""
         return self._update(
             twin_id, if_match, lambda doc, now: set_desired(doc, values, self.registry, now)
+        )
+
+    def ack_desired(
+        self, twin_id: str, prop: str, version: int, code: int, description: str = ""
+    ) -> dict[str, Any]:
+        """Record a device's answer (``code``: 200 done, 4xx/5xx refused) to desired version
+        ``version`` of ``prop`` without changing the reported value; an answer to an older
+        version than the current desired one changes nothing."""
+        return self._update(
+            twin_id, None,
+            lambda doc, now: ack_desired(doc, prop, version, code, description, self.registry,
+                                         now),
         )
 
     def delete_twin(self, twin_id: str, *, if_match: str | None = None) -> None:

@@ -2,6 +2,7 @@
 
 from holotwin.twins.document import (
     TwinChange,
+    ack_desired,
     create_twin_document,
     merge_patch_twin_document,
     patch_twin_document,
@@ -16,6 +17,7 @@ __all__ = [
     "ChangeEvent",
     "NewEvent",
     "TwinChange",
+    "ack_desired",
     "apply_json_patch",
     "apply_merge_patch",
     "build_relationship",

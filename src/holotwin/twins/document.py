@@ -33,6 +33,7 @@ from holotwin.twins.patch import apply_json_patch, apply_merge_patch, parse_poin
 
 __all__ = [
     "TwinChange",
+    "ack_desired",
     "create_twin_document",
     "merge_patch_twin_document",
     "patch_twin_document",
@@ -345,3 +346,46 @@ def _desire(
             entry["ackDescription"] = "Waiting for the device to report the desired value"
         meta[key] = entry
         changed.append(path)
+
+
+def ack_desired(
+    doc: Mapping[str, Any],
+    prop: str,
+    version: int,
+    code: int,
+    description: str,
+    registry: ModelRegistry,
+    now: str,
+) -> TwinChange:
+    """Record a device's answer to desired version ``version`` of top-level property ``prop``
+    (``code`` is HTTP-like: 200 done, 202 working on it, 4xx/5xx refused), without touching
+    the reported value. An answer to an older version than the current desired one is stale
+    and changes nothing (an empty ``changed``).
+    """
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InvalidInputError(f"A desired version must be a positive integer, got {version!r}")
+    if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
+        raise InvalidInputError(f"An ack code must be an integer from 100 to 599, got {code!r}")
+    if not isinstance(description, str):
+        raise InvalidInputError(f"An ack description must be a string, got {description!r}")
+    iface = _model_of(doc, registry, new=False)
+    prop_def = iface.properties.get(prop)
+    if prop_def is None or not prop_def.writable:
+        raise InvalidInputError(f"Property '/{prop}' is not a writable property of model {iface.id}")
+    entry = doc["$metadata"].get(prop)
+    current = entry.get("desiredVersion") if isinstance(entry, dict) else None
+    if not isinstance(current, int):
+        raise InvalidInputError(f"Property '/{prop}' has no desired value to acknowledge")
+    if version > current:
+        raise InvalidInputError(
+            f"Property '/{prop}' has desired version {current}; version {version} does not exist")
+    after = copy.deepcopy(dict(doc))
+    if version < current:
+        return TwinChange(after, [])
+    new_entry = dict(after["$metadata"][prop])
+    new_entry.update(ackVersion=version, ackCode=code, ackDescription=description)
+    if new_entry == after["$metadata"][prop]:
+        return TwinChange(after, [])
+    after["$metadata"][prop] = new_entry
+    after["$metadata"]["$lastUpdateTime"] = now
+    return TwinChange(after, [f"/{prop}"])
