@@ -105,7 +105,7 @@ def test_a_failing_store_stores_nothing_and_says_so(plant: TwinService,
     source = HttpBatchSource()
     source.start(IngestPipeline(plant))
 
-    def fail(*args: object) -> int:
+    def fail(*args: object, **kwargs: object) -> int:
         raise StoreError("disk full")
 
     monkeypatch.setattr(plant, "write_telemetry", fail)

@@ -239,3 +239,26 @@ def test_concurrent_writers_with_the_same_etag_one_wins(plant: TwinService) -> N
             t.join()
         assert sorted(outcomes) == ["412"] * 7 + ["ok"], target.__name__
     assert plant.get_twin("m1")["$metadata"]["$revision"] == 2
+
+
+def test_redelivered_message_in_a_mixed_batch_gets_no_second_event(plant: TwinService) -> None:
+    """A message delivered twice is stored once and has one telemetry event, even when the
+    redelivery arrives in a batch together with new messages."""
+    from holotwin.store import TelemetryPoint
+    from holotwin.twins import NewEvent
+
+    plant.put_twin("m1", machine())
+
+    def message(t: float) -> tuple[list[TelemetryPoint], NewEvent]:
+        return ([TelemetryPoint("m1", "temperature", t, t)],
+                NewEvent("telemetry", t, "m1", MACHINE, {"values": {"temperature": t}}))
+
+    start = plant.last_event_seq()
+    p1, e1 = message(1.0)
+    assert plant.write_telemetry(p1, [e1], event_sizes=[1]) == 1
+    p2, e2 = message(2.0)
+    assert plant.write_telemetry(p1 + p2, [e1, e2], event_sizes=[1, 1]) == 1  # 1.0 again + 2.0
+    events = plant.read_events(after=start, kinds=["telemetry"])
+    assert [e.data["values"]["temperature"] for e in events] == [1.0, 2.0]
+    with pytest.raises(InvalidInputError, match="event_sizes"):
+        plant.write_telemetry(p1, [e1], event_sizes=[2])

@@ -220,3 +220,22 @@ def test_dead_letters_roll_back_with_their_transaction(store: Store) -> None:
         tx.put_dead_letters([_letter(1)])
         raise RuntimeError("boom")
     assert store.count_dead_letters() == 0
+
+
+def test_insert_telemetry_flags_tell_new_from_stored(store: Store) -> None:
+    with store.transaction() as tx:
+        assert tx.insert_telemetry_flags([TelemetryPoint("a", "t", 1.0, 1.0)]) == [True]
+        assert tx.insert_telemetry_flags([]) == []
+    batch = [
+        TelemetryPoint("a", "t", 1.0, 9.0),   # stored before
+        TelemetryPoint("a", "t", 2.0, 2.0),   # new
+        TelemetryPoint("a", "t", 2.0, 2.5),   # repeated within the batch
+        TelemetryPoint("b", "t", 1.0, 3.0),   # new (other twin, same time)
+    ]
+    with store.transaction() as tx:
+        assert tx.insert_telemetry_flags(batch) == [False, True, False, True]
+    got = {(p.twin_id, p.time): p.value for p in store.telemetry_range("a", "t", 0, 10)}
+    assert got == {("a", 1.0): 1.0, ("a", 2.0): 2.0}  # the first value of a key wins
+    assert [p.value for p in store.telemetry_range("b", "t", 0, 10)] == [3.0]
+    latest = {p.signal: p for p in store.latest_telemetry("a")}
+    assert latest["t"].time == 2.0 and latest["t"].value == 2.0

@@ -254,7 +254,8 @@ class IngestPipeline:
                 letters.append(dead_letter(message, "validate", reason, now))
                 lettered.append(message)
                 letter_index.append(group_index[index])
-            inserted = self.service.write_telemetry(prepared.points, prepared.events, letters)
+            inserted = self.service.write_telemetry(prepared.points, prepared.events, letters,
+                                                    event_sizes=prepared.event_sizes)
         except Exception as exc:  # noqa: BLE001 - any store failure: keep the batch, ack nothing
             reason = exc.message if isinstance(exc, HolotwinError) else f"{type(exc).__name__}: {exc}"
             log.warning("Ingestion could not write a batch of %d messages: %s", len(batch), reason)

@@ -39,6 +39,8 @@ class PreparedTelemetry:
 
     points: list[TelemetryPoint] = field(default_factory=list)
     events: list[NewEvent] = field(default_factory=list)
+    #: how many of ``points`` (in order) belong to each event
+    event_sizes: list[int] = field(default_factory=list)
     rejected: dict[int, str] = field(default_factory=dict)
 
 
@@ -90,4 +92,5 @@ def prepare_telemetry(
             if m.message_id:
                 data["messageId"] = m.message_id
             out.events.append(NewEvent("telemetry", now, m.twin_id, model_id, data))
+            out.event_sizes.append(len(fresh))
     return out

@@ -512,12 +512,33 @@ class TwinService:
         points: Sequence[TelemetryPoint],
         events: Sequence[NewEvent],
         dead_letters: Sequence[DeadLetter] = (),
+        *,
+        event_sizes: Sequence[int] | None = None,
     ) -> int:
         """Write readings and their events (and the batch's dead letters) in one transaction:
-        the batch path for ingestion. Events are skipped when every reading was a duplicate."""
+        the batch path for ingestion. Returns how many readings were new.
+
+        ``event_sizes[i]`` is how many of ``points`` (in order) event ``i`` carries; an event
+        whose readings were all stored already (a redelivery) is left out. Without it, the
+        events are written unless every reading was a duplicate.
+        """
+        if event_sizes is not None and (
+            len(event_sizes) != len(events) or sum(event_sizes) != len(points)
+        ):
+            raise InvalidInputError("event_sizes must give one count per event, summing to the points")
         with self.store.transaction() as tx:
-            inserted = tx.insert_telemetry(points)
-            seqs = tx.append_events(events) if inserted else []
+            if event_sizes is None:
+                inserted = tx.insert_telemetry(points)
+                kept = list(events) if inserted else []
+            else:
+                flags = tx.insert_telemetry_flags(points)
+                inserted = sum(flags)
+                kept, start = [], 0
+                for event, size in zip(events, event_sizes, strict=True):
+                    if any(flags[start:start + size]):
+                        kept.append(event)
+                    start += size
+            seqs = tx.append_events(kept)
             tx.put_dead_letters(dead_letters)
         self._notify(seqs)
         return inserted

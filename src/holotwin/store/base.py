@@ -153,6 +153,11 @@ class Transaction(ABC):
         """Store events; return their ``seq`` numbers (increasing, in commit order)."""
 
     @abstractmethod
+    def insert_telemetry_flags(self, points: Sequence[TelemetryPoint]) -> list[bool]:
+        """Insert readings like :meth:`insert_telemetry`; return, per reading, whether it was
+        new (False for one already stored or repeated earlier in ``points``)."""
+
+    @abstractmethod
     def insert_telemetry(self, points: Sequence[TelemetryPoint]) -> int:
         """Insert readings, skipping any (twin, signal, time) already stored; return how many
         were new. The latest value per (twin, signal) is updated too."""

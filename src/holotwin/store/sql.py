@@ -25,6 +25,7 @@ from holotwin.store.base import (
     TelemetryPoint,
     Transaction,
     TwinRecord,
+    iter_chunks,
 )
 from holotwin.store.querysql import Dialect, SqliteDialect, compile_count, compile_page
 from holotwin.twins.events import ChangeEvent, NewEvent
@@ -173,6 +174,26 @@ class SqlTransaction(Transaction):
             self._cur.executemany(self._store.sql(_INSERT_DEAD_LETTER),
                                   [_dead_letter_row(d) for d in letters])
 
+    def insert_telemetry_flags(self, points: Sequence[TelemetryPoint]) -> list[bool]:
+        if not points:
+            return []
+        # Redeliveries are rare: insert everything under a savepoint, and only when the count
+        # shows duplicates roll back, look up the keys already stored and insert the rest.
+        self._cur.execute("SAVEPOINT telemetry_flags")
+        if self.insert_telemetry(points) == len(points):
+            self._cur.execute("RELEASE SAVEPOINT telemetry_flags")
+            return [True] * len(points)
+        self._cur.execute("ROLLBACK TO SAVEPOINT telemetry_flags")
+        stored = self._store.existing_telemetry_keys(self._cur, points)
+        flags: list[bool] = []
+        for p in points:
+            key = (p.twin_id, p.signal, p.time)
+            flags.append(key not in stored)
+            stored.add(key)
+        self.insert_telemetry([p for p, new in zip(points, flags, strict=True) if new])
+        self._cur.execute("RELEASE SAVEPOINT telemetry_flags")
+        return flags
+
     def insert_telemetry(self, points: Sequence[TelemetryPoint]) -> int:
         if not points:
             return 0
@@ -226,6 +247,24 @@ class SqlStore(Store):
 
     @abstractmethod
     def bulk_insert_telemetry(self, cursor: Any, points: Sequence[TelemetryPoint]) -> int: ...
+
+    def existing_telemetry_keys(
+        self, cursor: Any, points: Sequence[TelemetryPoint]
+    ) -> set[tuple[str, str, float]]:
+        """The (twin, signal, time) keys of ``points`` already stored."""
+        found: set[tuple[str, str, float]] = set()
+        for chunk in iter_chunks(points, 2000):
+            rows = ", ".join("(?, ?, ?)" for _ in chunk)
+            params = [v for p in chunk for v in (p.twin_id, p.signal, p.time)]
+            cursor.execute(
+                self.sql(
+                    "SELECT twin_id, signal, time FROM telemetry WHERE (twin_id, signal, time) "
+                    f"IN (VALUES {rows})"
+                ),
+                params,
+            )
+            found.update((r[0], r[1], float(r[2])) for r in cursor.fetchall())
+        return found
 
     def lock_event_sequence(self, cursor: Any) -> None:
         """Make event numbers commit in order (needed where writers run concurrently)."""
