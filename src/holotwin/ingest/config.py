@@ -183,14 +183,7 @@ def _pipeline(data: Mapping[str, Any], where: str) -> PipelineSettings:
 
 
 def _mqtt(t: _Table, name: str) -> MqttConfig:
-    password = t.get("password", str)
-    password_env = t.get("password_env", str)
-    if password is not None and password_env is not None:
-        raise t.fail("password_env", "give either password or password_env, not both")
-    if password_env is not None:
-        password = os.environ.get(password_env)
-        if password is None:
-            raise t.fail("password_env", f"environment variable {password_env} is not set")
+    password = _password(t)
     tls = None
     tls_table = t.get("tls", dict)
     if tls_table is not None:

@@ -17,14 +17,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from holotwin.errors import InvalidInputError, StoreError
 from holotwin.ingest.mapping import MappingError, Reading, _parse_time
-from holotwin.ingest.source import RawMessage, Source, SourceError
-
-if TYPE_CHECKING:
-    from holotwin.ingest.pipeline import IngestPipeline
+from holotwin.ingest.source import PushSource, RawMessage, SourceError
 
 __all__ = ["MAX_BATCH_ITEMS", "HttpBatchSource"]
 
@@ -35,27 +32,13 @@ _READING_KEYS = frozenset({"twinId", "signal", "time", "value"})
 _MESSAGE_KEYS = frozenset({"twinId", "values", "time"})
 
 
-class HttpBatchSource(Source):
+class HttpBatchSource(PushSource):
     """Turns request bodies into pipeline batches; :meth:`ingest` returns the report."""
 
     kind = "http"
 
     def __init__(self, name: str = "http-batch") -> None:
         super().__init__(name, ())
-        self._pipeline: IngestPipeline | None = None
-
-    def start(self, pipeline: IngestPipeline) -> None:
-        pipeline.attach(self)
-        self._pipeline = pipeline
-
-    def stop(self, timeout: float = 5.0) -> None:
-        if self._pipeline is not None:
-            self._pipeline.detach(self)
-        self._pipeline = None
-
-    @property
-    def connected(self) -> bool:
-        return self._pipeline is not None
 
     def ingest(self, body: object) -> dict[str, Any]:
         """Write the items of a request body in one transaction; return the report::

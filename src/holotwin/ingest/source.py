@@ -21,7 +21,7 @@ from holotwin.ingest.mapping import MappingError, Reading, TopicMapping, map_pay
 if TYPE_CHECKING:
     from holotwin.ingest.pipeline import IngestPipeline
 
-__all__ = ["InProcessSource", "RawMessage", "Source", "SourceError", "SourceStats"]
+__all__ = ["InProcessSource", "PushSource", "RawMessage", "Source", "SourceError", "SourceStats"]
 
 
 class SourceError(HolotwinError):
@@ -125,10 +125,9 @@ class Source(ABC):
                 **self.stats.as_dict()}
 
 
-class InProcessSource(Source):
-    """A source fed by calls: ``publish(topic, payload)``; for tests and embedding."""
-
-    kind = "in-process"
+class PushSource(Source):
+    """A source that has no connection of its own: callers push messages into it while it is
+    attached to a pipeline (between :meth:`start` and :meth:`stop`)."""
 
     def __init__(self, name: str, mappings: Sequence[TopicMapping]) -> None:
         super().__init__(name, mappings)
@@ -146,6 +145,12 @@ class InProcessSource(Source):
     @property
     def connected(self) -> bool:
         return self._pipeline is not None
+
+
+class InProcessSource(PushSource):
+    """A source fed by calls: ``publish(topic, payload)``; for tests and embedding."""
+
+    kind = "in-process"
 
     def publish(self, topic: str, payload: bytes | str,
                 ack: Callable[[], None] = _no_ack) -> None:

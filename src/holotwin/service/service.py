@@ -341,23 +341,27 @@ class TwinService:
         return self.store.count_twins()
 
     # components ------------------------------------------------------------------------------
-    def get_component(self, twin_id: str, name: str) -> dict[str, Any]:
-        doc = self.get_twin(twin_id)
+    def _require_component(self, doc: dict[str, Any], name: str) -> None:
         iface = self.registry.require(doc["$metadata"]["$model"])
         if name not in iface.components:
-            raise NotFoundError("component", f"{twin_id}/{name}",
+            raise NotFoundError("component", f"{doc['$dtId']}/{name}",
                                 f"Model {iface.id} has no component '{name}'")
+
+    def read_component(self, twin_id: str, name: str) -> tuple[dict[str, Any], str]:
+        """A component of a twin and the twin's etag, from one read."""
+        doc = self.get_twin(twin_id)
+        self._require_component(doc, name)
         value = doc.get(name)
-        return dict(value) if isinstance(value, dict) else {"$metadata": {}}
+        return (dict(value) if isinstance(value, dict) else {"$metadata": {}}), doc["$etag"]
+
+    def get_component(self, twin_id: str, name: str) -> dict[str, Any]:
+        return self.read_component(twin_id, name)[0]
 
     def patch_component(
         self, twin_id: str, name: str, ops: object, *, if_match: str | None = None
     ) -> dict[str, Any]:
         def apply(doc: dict[str, Any], now: str) -> TwinChange:
-            iface = self.registry.require(doc["$metadata"]["$model"])
-            if name not in iface.components:
-                raise NotFoundError("component", f"{twin_id}/{name}",
-                                    f"Model {iface.id} has no component '{name}'")
+            self._require_component(doc, name)
             return patch_twin_document(doc, ops, self.registry, now, prefix=f"/{name}")
 
         return self._update(twin_id, if_match, apply)

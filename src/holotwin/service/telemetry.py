@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
 
 from holotwin.errors import InvalidInputError
 from holotwin.models import Interface
@@ -42,13 +41,9 @@ def message_to_points(
             declared.schema.validate(value, f"{prefix}/{name}")
         signal = f"{component}/{name}" if component else name
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            points.append(TelemetryPoint(twin_id, signal, time, None, _plain(value)))
+            points.append(TelemetryPoint(twin_id, signal, time, None, value))
         elif not math.isfinite(value):
             raise InvalidInputError(f"Telemetry '{signal}' is not a finite number: {value!r}")
         else:
             points.append(TelemetryPoint(twin_id, signal, time, float(value), None))
     return points
-
-
-def _plain(value: Any) -> Any:
-    return value

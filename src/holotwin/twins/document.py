@@ -187,8 +187,7 @@ def _finish(
     iface = _model_of(after, registry, new=new)
     _validate_contents(after, iface, registry, "", fill=True)
     changed: list[str] = []
-    old = before if before is not None and before["$metadata"].get("$model") == iface.id else None
-    _stamp(old if old is not None else before, after, iface, registry, now, "", changed)
+    _stamp(before, after, iface, registry, now, "", changed)
     if before is not None and before["$metadata"].get("$model") != iface.id:
         changed.append("/$metadata/$model")
     after["$metadata"]["$model"] = iface.id

@@ -115,9 +115,7 @@ async def delete_twin(twin_id: str, request: Request) -> Response:
 
 @router.get("/digitaltwins/{twin_id}/components/{component}")
 async def get_component(twin_id: str, component: str, request: Request) -> JSONResponse:
-    service = service_of(request)
-    doc = await run_in_threadpool(service.get_component, twin_id, component)
-    etag = (await run_in_threadpool(service.get_twin, twin_id))["$etag"]
+    doc, etag = await run_in_threadpool(service_of(request).read_component, twin_id, component)
     return JSONResponse(doc, headers={"ETag": etag})
 
 
