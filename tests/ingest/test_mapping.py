@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from holotwin.ingest import JsonPointer, MappingError, TopicMapping, TopicPattern, map_payload
 
@@ -19,6 +21,35 @@ def test_topic_patterns_match_and_derive_subscriptions() -> None:
     for bad in ("", "a/#/b", "a/b+c", "{x}/{x}", "a/{x"):
         with pytest.raises(MappingError):
             TopicPattern.parse(bad)
+
+
+def _reference_match(levels: list[str], topic: str) -> dict[str, str] | None:
+    """MQTT matching level by level, the plain way (``{name}`` needs a non-empty level)."""
+    parts = topic.split("/")
+    found: dict[str, str] = {}
+    for i, level in enumerate(levels):
+        if level == "#":
+            return found
+        if i >= len(parts):
+            return None
+        if level.startswith("{"):
+            if not parts[i]:
+                return None
+            found[level[1:-1]] = parts[i]
+        elif level != "+" and level != parts[i]:
+            return None
+    return found if len(parts) == len(levels) else None
+
+
+@given(st.lists(st.sampled_from(["a", "x.y", "{v}", "+"]), max_size=4), st.booleans(),
+       st.lists(st.sampled_from(["a", "x.y", "xzy", "", "b\nc"]), min_size=1, max_size=6))
+def test_topic_matching_agrees_with_mqtt_rules(levels: list[str], hash_: bool,
+                                               topic: list[str]) -> None:
+    levels = [f"{{v{i}}}" if lv == "{v}" else lv for i, lv in enumerate(levels)]
+    if hash_ or not levels:
+        levels.append("#")
+    text = "/".join(topic)
+    assert TopicPattern.parse("/".join(levels)).match(text) == _reference_match(levels, text)
 
 
 def test_twin_templates_and_literal_ids() -> None:

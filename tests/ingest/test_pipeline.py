@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from holotwin.clock import ManualClock
+from holotwin.clock import ManualClock, to_iso
 from holotwin.errors import StoreError
 from holotwin.ingest import IngestPipeline, InProcessSource, PipelineSettings, TopicMapping
-from holotwin.service import TwinService
+from holotwin.service import TelemetryMessage, TwinService
 
 T0 = 1_700_000_000.0
 
@@ -152,6 +152,59 @@ def test_duplicates_are_stored_once_with_one_event(plant: TwinService) -> None:
     pipeline.flush()
     assert _temps(plant) == [(T0, 7.0)]
     assert len(plant.read_events(after=seq, kinds=["telemetry"])) == 1
+
+
+def test_a_message_of_many_records_gets_one_event_per_twin(plant: TwinService) -> None:
+    pipeline, source = _setup(plant)
+    seq = plant.last_event_seq()
+    rows = [{"ts": T0 + 2, "temp": 50}, {"ts": T0, "temp": 32}, {"ts": T0 + 1, "temp": 212}]
+    source.publish("plant/l1/m2/batch", json.dumps({"rows": rows}))
+    source.publish("plant/l1/m1/telemetry", _msg(T0, temperature=1.0, note="ok"))
+    pipeline.flush()
+    events = plant.read_events(after=seq, kinds=["telemetry"])
+    assert [(e.twin_id, e.data) for e in events] == [
+        ("m2", {"values": {"temperature": pytest.approx(10.0)}, "sourceTime": to_iso(T0 + 2),
+                "firstSourceTime": to_iso(T0), "readings": 3}),
+        ("m1", {"values": {"temperature": 1.0, "note": "ok"}, "sourceTime": to_iso(T0)}),
+    ]
+    assert len(_temps(plant, "m2")) == 3
+    # a redelivery that brings one new record among old ones: one event, one new reading
+    rows.append({"ts": T0 + 3, "temp": 32})
+    source.publish("plant/l1/m2/batch", json.dumps({"rows": rows}))
+    pipeline.flush()
+    again = plant.read_events(after=events[-1].seq, kinds=["telemetry"])
+    assert [e.data["readings"] for e in again] == [4] and len(_temps(plant, "m2")) == 4
+
+
+def test_validation_of_a_batch_per_record(plant: TwinService) -> None:
+    groups = [
+        [TelemetryMessage("m1", {"temperature": 20, "label": "a", "blob": {"x": [1]}}, T0),
+         TelemetryMessage("m2", {"temperature": 21.5}, T0)],
+        [TelemetryMessage("m1", {"temperature": 1.0}, T0 + 1),
+         TelemetryMessage("m1", {"temperature": True}, T0 + 2)],
+        [TelemetryMessage("m1", {"temperature": "hot"}, T0 + 3)],
+        [TelemetryMessage("m1", {"temperature": float("nan")}, T0 + 4)],
+        [TelemetryMessage("m1", {"other": float("inf")}, T0 + 4)],
+        [TelemetryMessage("m1", {}, T0 + 5)],
+        [TelemetryMessage("m1", {"temperature": 2.0}, T0 + 6),
+         TelemetryMessage("ghost", {"temperature": 2.0}, T0 + 6)],
+        [TelemetryMessage("m2", {"temperature": 3.0}, T0 + 7, "msg-7")],
+    ]
+    prepared = plant.prepare_telemetry(groups)
+    assert sorted(prepared.rejected) == [1, 2, 3, 4, 5, 6]
+    assert prepared.rejected[1].startswith("record 1: ") and "temperature" in prepared.rejected[1]
+    assert "temperature" in prepared.rejected[2] and "not a finite number" in prepared.rejected[3]
+    assert "not a finite number" in prepared.rejected[4]
+    assert "at least one name: value" in prepared.rejected[5]
+    assert prepared.rejected[6] == "record 1: Twin 'ghost' does not exist"
+    got = [(p.twin_id, p.signal, p.time, p.value, p.raw) for p in prepared.points]
+    assert got == [("m1", "temperature", T0, 20.0, None), ("m1", "label", T0, None, "a"),
+                   ("m1", "blob", T0, None, {"x": [1]}), ("m2", "temperature", T0, 21.5, None),
+                   ("m2", "temperature", T0 + 7, 3.0, None)]
+    assert [(e.twin_id, e.data.get("messageId")) for e in prepared.events] == [
+        ("m1", None), ("m2", None), ("m2", "msg-7")]
+    assert prepared.event_sizes == [3, 1, 1]
+    assert isinstance(prepared.points[0].value, float)
 
 
 @pytest.fixture

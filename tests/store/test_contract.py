@@ -57,6 +57,16 @@ def test_twin_put_get_list_delete(store: Store) -> None:
     assert store.count_twins() == 2
 
 
+def test_twin_models_in_one_call(store: Store) -> None:
+    with store.transaction() as tx:
+        for i in range(1200):  # more than one chunk of the IN list
+            tx.put_twin(twin(f"t{i}", model=f"dtmi:x:M{i % 3};1"))
+    wanted = {f"t{i}" for i in range(0, 1200, 2)} | {"ghost", "t99999"}
+    found = store.twin_models(wanted)
+    assert found == {f"t{i}": f"dtmi:x:M{i % 3};1" for i in range(0, 1200, 2)}
+    assert store.twin_models([]) == {}
+
+
 def test_failed_transaction_rolls_back(store: Store) -> None:
     with pytest.raises(RuntimeError), store.transaction() as tx:
         tx.put_twin(twin("a"))
@@ -170,6 +180,23 @@ def test_api_keys(store: Store) -> None:
     assert store.delete_api_key("k1") is True
     assert store.delete_api_key("k1") is False
     assert store.get_api_key("k1") is None
+
+
+def test_bulk_event_append_numbers_every_event_once(store: Store) -> None:
+    with store.transaction() as tx:
+        first = tx.append_events([NewEvent("telemetry", 1.0, "a", "m", {"i": -1})])
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.append_events([NewEvent("telemetry", 1.0, "a", "m", {"lost": True})] * 5)
+        raise RuntimeError("roll back")
+    with store.transaction() as tx:
+        bulk = tx.append_events([NewEvent("telemetry", 2.0, f"t{i}", "m", {"i": i})
+                                 for i in range(1000)])
+    assert len(bulk) == 1000 and bulk == sorted(set(bulk)) and bulk[0] > first[0]
+    events = store.read_events(after=first[0], limit=2000)
+    assert [e.seq for e in events] == bulk
+    assert [e.data for e in events] == [{"i": i} for i in range(1000)]
+    assert [e.twin_id for e in events[:3]] == ["t0", "t1", "t2"]
+    assert store.last_event_seq() == bulk[-1]
 
 
 def test_concurrent_event_writers_keep_order(store: Store) -> None:

@@ -19,11 +19,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from holotwin.clock import from_iso
 from holotwin.errors import InvalidInputError
+from holotwin.service.ingestion import TelemetryMessage
 
 __all__ = [
     "TIME_FORMATS",
@@ -42,6 +44,7 @@ MAX_RECORDS = 100_000
 _EPOCH_MS_THRESHOLD = 1e11  # 1e11 s is the year 5138; as milliseconds it is 1973
 _VARIABLE = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 _TEMPLATE_PART = re.compile(r"\{([^{}]*)\}")
+_TWIN_CACHE = 100_000  # topics remembered per mapping
 
 
 class MappingError(InvalidInputError):
@@ -177,32 +180,31 @@ class TopicPattern:
         """The MQTT subscription that receives every matching topic."""
         return "/".join("+" if _VARIABLE.match(level) else level for level in self.levels)
 
-    def match(self, topic: str) -> dict[str, str] | None:
-        """The ``{name}`` values of a matching topic, None if it does not match."""
-        parts = topic.split("/")
-        found: dict[str, str] = {}
-        for i, level in enumerate(self.levels):
-            if level == "#":
-                return found
-            if i >= len(parts):
-                return None
+    @cached_property
+    def _regex(self) -> re.Pattern[str]:
+        parts = []
+        for level in self.levels:
             var = _VARIABLE.match(level)
             if var:
-                if not parts[i]:
-                    return None
-                found[var.group(1)] = parts[i]
-            elif level != "+" and level != parts[i]:
-                return None
-        return found if len(parts) == len(self.levels) else None
+                parts.append(f"(?P<{var.group(1)}>[^/]+)")
+            elif level == "+":
+                parts.append("[^/]*")
+            elif level != "#":
+                parts.append(re.escape(level))
+        body = "/".join(parts)
+        if self.levels[-1] == "#":  # also matches the parent level, as in MQTT
+            body = f"{body}(?:/.*)?" if parts else ".*"
+        return re.compile(body, re.DOTALL)
+
+    def match(self, topic: str) -> dict[str, str] | None:
+        """The ``{name}`` values of a matching topic, None if it does not match."""
+        found = self._regex.fullmatch(topic)
+        return None if found is None else found.groupdict()
 
 
-@dataclass(frozen=True)
-class Reading:
-    """The values one record of a message gives one twin at one source time (epoch s)."""
-
-    twin_id: str
-    values: dict[str, Any]
-    time: float
+#: The values one record of a message gives one twin at one source time (epoch s):
+#: ``Reading(twin_id, values, time)``, the pipeline's unit of work (a named tuple).
+Reading = TelemetryMessage
 
 
 @dataclass(frozen=True)
@@ -225,6 +227,9 @@ class TopicMapping:
     time: JsonPointer | None = None
     time_format: str = "auto"
     units: tuple[tuple[str, UnitConversion], ...] = ()
+    #: twin id (or None) of topics seen, so that a busy topic is matched once
+    _twins: dict[str, str | None] = field(default_factory=dict, init=False, repr=False,
+                                          compare=False)
 
     @classmethod
     def create(
@@ -271,22 +276,32 @@ class TopicMapping:
 
     def twin_id(self, topic: str) -> str | None:
         """The twin a topic feeds, None if the topic does not match."""
+        try:
+            return self._twins[topic]
+        except KeyError:
+            pass
         found = self.topic.match(topic)
-        if found is None:
-            return None
-        return _TEMPLATE_PART.sub(lambda m: found[m.group(1)], self.twin)
+        twin = None if found is None else _TEMPLATE_PART.sub(lambda m: found[m.group(1)],
+                                                             self.twin)
+        if len(self._twins) >= _TWIN_CACHE:
+            self._twins.clear()
+        self._twins[topic] = twin
+        return twin
 
 
 def map_payload(
-    mapping: TopicMapping, topic: str, document: object, received: float
+    mapping: TopicMapping, topic: str, document: object, received: float,
+    twin_id: str | None = None,
 ) -> list[Reading]:
-    """The readings in a decoded payload; ``received`` (epoch s) is the default source time.
+    """The readings in a decoded payload; ``received`` (epoch s) is the default source time;
+    ``twin_id``, when the caller has it, is ``mapping.twin_id(topic)``.
 
     Raises :class:`MappingError` naming the topic, record and pointer at fault.
     """
-    twin_id = mapping.twin_id(topic)
     if twin_id is None:
-        raise MappingError(f"Topic {topic!r} does not match {mapping.topic.text!r}")
+        twin_id = mapping.twin_id(topic)
+        if twin_id is None:
+            raise MappingError(f"Topic {topic!r} does not match {mapping.topic.text!r}")
     if mapping.records is not None:
         records = mapping.records.resolve(document, None)
         if not isinstance(records, list):
@@ -303,21 +318,26 @@ def map_payload(
     if len(records) > MAX_RECORDS:
         raise MappingError(f"Message on {topic!r} holds {len(records)} records, over the "
                            f"limit of {MAX_RECORDS}")
-    many = len(records) > 1 or isinstance(document, list) or mapping.records is not None
     readings = []
-    for i, record in enumerate(records):
+    i = 0
+    try:
+        for i, record in enumerate(records):  # noqa: B007 - i names the record at fault
+            readings.append(_map_record(mapping, twin_id, record, received))
+    except MappingError as exc:
+        many = len(records) > 1 or isinstance(document, list) or mapping.records is not None
         where = f"Message on {topic!r}" + (f", record {i}" if many else "")
-        readings.append(_map_record(mapping, twin_id, record, received, where))
+        raise MappingError(f"{where}: {exc.message}", pointer=exc.pointer) from None
     return readings
 
 
-def _map_record(
-    mapping: TopicMapping, twin_id: str, record: object, received: float, where: str
-) -> Reading:
+def _map_record(mapping: TopicMapping, twin_id: str, record: object, received: float) -> Reading:
+    """One record's reading; a :class:`MappingError` without the where (the caller adds it)."""
     if not isinstance(record, dict):
-        raise MappingError(f"{where}: expected a JSON object of name: value, got {_kind(record)}")
+        raise MappingError(f"expected a JSON object of name: value, got {_kind(record)}")
+    time_pointer = mapping.time
     if mapping.signals is None:
-        skip = mapping.time.tokens[0] if mapping.time and len(mapping.time.tokens) == 1 else None
+        skip = (time_pointer.tokens[0] if time_pointer and len(time_pointer.tokens) == 1
+                else None)
         values = {k: v for k, v in record.items() if k != skip}
     else:
         values = {}
@@ -328,24 +348,26 @@ def _map_record(
     if not values:
         pointers = ", ".join(p.text for _, p in mapping.signals or ())
         raise MappingError(
-            f"{where}: no signal values" + (f" (none of {pointers} is present)" if pointers
-                                             else ""))
+            "no signal values" + (f" (none of {pointers} is present)" if pointers else ""))
     for name, conversion in mapping.units:
         if name in values:
             value = values[name]
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise MappingError(
-                    f"{where}: signal {name!r} in {conversion.source} must be a number to "
-                    f"convert to {conversion.target}, got {value!r}", pointer=_pointer_of(mapping, name))
+                    f"signal {name!r} in {conversion.source} must be a number to convert to "
+                    f"{conversion.target}, got {value!r}", pointer=_pointer_of(mapping, name))
             values[name] = conversion.apply(float(value))
-    time = received
-    if mapping.time is not None:
-        raw = mapping.time.resolve(record, _MISSING)
-        if raw is _MISSING:
-            raise MappingError(f"{where}: no source time at {mapping.time.text}",
-                               pointer=mapping.time.text)
-        time = _parse_time(raw, mapping.time_format, f"{where}: source time at {mapping.time.text}")
-    return Reading(twin_id, values, time)
+    if time_pointer is None:
+        return Reading(twin_id, values, received)
+    raw = time_pointer.resolve(record, _MISSING)
+    # the common case first: epoch seconds as a JSON number
+    if (type(raw) is float or type(raw) is int) and mapping.time_format in ("auto", "s") \
+            and 0 <= raw < _EPOCH_MS_THRESHOLD:
+        return Reading(twin_id, values, float(raw))
+    if raw is _MISSING:
+        raise MappingError(f"no source time at {time_pointer.text}", pointer=time_pointer.text)
+    return Reading(twin_id, values,
+                   _parse_time(raw, mapping.time_format, f"source time at {time_pointer.text}"))
 
 
 def _pointer_of(mapping: TopicMapping, name: str) -> str:

@@ -7,7 +7,7 @@ first), then the batch is
 1. decoded (UTF-8 JSON, at most ``max_payload`` bytes each),
 2. mapped to readings by the source's :class:`~holotwin.ingest.mapping.TopicMapping`,
 3. validated against each twin's model (unknown twins and wrong types are refused),
-4. written in ONE transaction: readings, one ``telemetry`` event per record, and the dead
+4. written in ONE transaction: readings, one ``telemetry`` event per message and twin, and the dead
    letters of the messages that failed a stage,
 5. and only then acknowledged, message by message in arrival order.
 
@@ -32,9 +32,9 @@ from typing import Any, NamedTuple
 
 from holotwin.clock import Clock
 from holotwin.errors import HolotwinError, InvalidInputError
-from holotwin.ingest.mapping import MappingError
+from holotwin.ingest.mapping import MappingError, Reading
 from holotwin.ingest.source import RawMessage, Source
-from holotwin.service import TelemetryMessage, TwinService
+from holotwin.service import TwinService
 from holotwin.store.base import DeadLetter
 
 __all__ = ["DEAD_LETTER_PAYLOAD_LIMIT", "BatchReport", "IngestPipeline", "PipelineSettings"]
@@ -87,13 +87,16 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _decode(payload: bytes) -> object:
     try:
         text = payload.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidInputError(f"Payload is not UTF-8 text (byte {exc.start})") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise InvalidInputError(
             f"Malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
@@ -233,7 +236,7 @@ class IngestPipeline:
         letters: list[DeadLetter] = []
         lettered: list[RawMessage] = []
         letter_index: list[int] = []
-        groups: list[list[TelemetryMessage]] = []
+        groups: list[list[Reading]] = []
         grouped: list[RawMessage] = []
         group_index: list[int] = []
         for position, (message, source) in enumerate(batch):
@@ -244,7 +247,7 @@ class IngestPipeline:
                 lettered.append(message)
                 letter_index.append(position)
                 continue
-            groups.append([TelemetryMessage(r.twin_id, r.values, r.time) for r in readings])
+            groups.append(readings)
             grouped.append(message)
             group_index.append(position)
         try:
@@ -266,16 +269,19 @@ class IngestPipeline:
             log.info("Dead letter from %s on %s: %s", message.source, message.topic,
                      letter.reason)
         bad = {id(m) for m in lettered}
+        counts: dict[int, tuple[Source, list[int]]] = {}  # source -> [written, dead-lettered]
         for message, source in batch:
             if source is not None:
-                if id(message) in bad:
-                    source.stats.add(dead_lettered=1)
-                else:
-                    source.stats.add(written=1)
+                entry = counts.get(id(source))
+                if entry is None:
+                    entry = counts[id(source)] = (source, [0, 0])
+                entry[1][id(message) in bad] += 1
             try:
                 message.ack()
             except Exception as exc:  # noqa: BLE001 - a lost ack means a harmless redelivery
                 log.warning("Could not acknowledge a message from %s: %s", message.source, exc)
+        for source, (written, lettered_count) in counts.values():
+            source.stats.add(written=written, dead_lettered=lettered_count)
         self.batches += 1
         self.readings += inserted
         offered = sum(len(m.values) for i, group in enumerate(groups)
@@ -283,7 +289,7 @@ class IngestPipeline:
         return BatchReport(len(batch), offered, inserted,
                            dict(zip(letter_index, letters, strict=True)))
 
-    def _map(self, message: RawMessage, source: Source | None) -> list[Any]:
+    def _map(self, message: RawMessage, source: Source | None) -> list[Reading]:
         if len(message.payload) > self.settings.max_payload:
             raise _StageError("decode", f"Payload of {len(message.payload)} bytes is over the "
                                         f"limit of {self.settings.max_payload} bytes")

@@ -115,8 +115,9 @@ class Source(ABC):
         whose messages carry their own addressing (HTTP batch items, replayed rows) overrides
         this."""
         for mapping in self.mappings:
-            if mapping.topic.match(message.topic) is not None:
-                return map_payload(mapping, message.topic, document, message.received)
+            twin_id = mapping.twin_id(message.topic)
+            if twin_id is not None:
+                return map_payload(mapping, message.topic, document, message.received, twin_id)
         raise MappingError(
             f"No mapping of source '{message.source}' matches topic {message.topic!r}")
 

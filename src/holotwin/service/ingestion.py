@@ -2,33 +2,39 @@
 
 A batch is a list of *groups*: the readings of one raw message. A group is accepted or
 rejected as a whole, so a dead letter always holds a message that can be replayed as it was.
+
+This is the hot path of ingestion, so it is written for speed: each twin's model is looked up
+once per batch (one query for all of them), each (model, signal) pair is resolved to its check
+once per batch, and a message gets one change event per twin, not one per record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from holotwin.clock import to_iso
 from holotwin.errors import HolotwinError, StoreError
-from holotwin.service.telemetry import message_to_points
-from holotwin.store.base import TelemetryPoint, TwinRecord
+from holotwin.models import Interface
+from holotwin.models.primitives import PrimitiveSchema
+from holotwin.service.telemetry import MAX_SIGNAL_NAME
+from holotwin.store.base import TelemetryPoint
 from holotwin.twins import NewEvent
 
 if TYPE_CHECKING:
     from holotwin.service.service import TwinService
 
-__all__ = ["PreparedTelemetry", "TelemetryMessage", "prepare_telemetry"]
+__all__ = ["PreparedTelemetry", "TelemetryMessage", "prepare_telemetry", "telemetry_event_data"]
 
 
-@dataclass(frozen=True)
-class TelemetryMessage:
-    """The values a message gives one twin at one source time (epoch s)."""
+class TelemetryMessage(NamedTuple):
+    """The values one record of a message gives one twin at one source ``time`` (epoch s)."""
 
     twin_id: str
     values: dict[str, Any]
-    source_time: float
+    time: float
     message_id: str | None = None
 
 
@@ -44,53 +50,128 @@ class PreparedTelemetry:
     rejected: dict[int, str] = field(default_factory=dict)
 
 
+class _Invalid(Exception):
+    pass
+
+
+#: a value check: raises :class:`HolotwinError` for a value the signal's schema refuses
+_Check = Callable[[object, str], None]
+_REAL = frozenset({"double", "float", "decimal"})
+
+
+def _check_for(iface: Interface, name: str) -> _Check | None:
+    """The check of signal ``name`` of ``iface`` (None: undeclared, any JSON value goes)."""
+    if not isinstance(name, str) or not name or len(name) > MAX_SIGNAL_NAME:
+        raise _Invalid(f"Invalid telemetry name {name!r}")
+    declared = iface.telemetry.get(name)
+    return None if declared is None else declared.schema.validate
+
+
+def _is_real(check: _Check | None) -> bool:
+    owner = getattr(check, "__self__", None)
+    return isinstance(owner, PrimitiveSchema) and owner.name in _REAL
+
+
+def telemetry_event_data(records: Sequence[TelemetryMessage]) -> dict[str, Any]:
+    """The data of the change event for one message's records for one twin (in order).
+
+    One record: ``{"values", "sourceTime"}`` as sent. Several: ``values`` holds each signal's
+    value at its latest source time, ``sourceTime`` that time, ``firstSourceTime`` the earliest
+    and ``readings`` how many values the message held (their history is in the telemetry
+    store)."""
+    if len(records) == 1:
+        only = records[0]
+        data: dict[str, Any] = {"values": only.values, "sourceTime": to_iso(only.time)}
+    else:
+        latest: dict[str, Any] = {}
+        latest_time: dict[str, float] = {}
+        first = last = records[0].time
+        readings = 0
+        for r in records:
+            first, last = min(first, r.time), max(last, r.time)
+            readings += len(r.values)
+            for name, value in r.values.items():
+                if r.time >= latest_time.get(name, -math.inf):
+                    latest[name], latest_time[name] = value, r.time
+        data = {"values": latest, "sourceTime": to_iso(last), "firstSourceTime": to_iso(first),
+                "readings": readings}
+    message_id = records[-1].message_id
+    if message_id:
+        data["messageId"] = message_id
+    return data
+
+
 def prepare_telemetry(
     service: TwinService, groups: Sequence[Sequence[TelemetryMessage]]
 ) -> PreparedTelemetry:
-    """Validate every message against its twin's model; each twin is read once per batch.
-
-    Readings repeated within the batch (same twin, signal and source time) are kept once, and
-    a message whose readings all repeat earlier ones gets no event.
-    """
-    twins: dict[str, TwinRecord | None] = {}
-    for group in groups:
-        for m in group:
-            if m.twin_id not in twins:
-                twins[m.twin_id] = service.store.get_twin(m.twin_id)
+    """Validate every message against its twin's model; return readings and one event per
+    (message, twin). Readings repeated within the batch are left to the store's insert, which
+    keeps each (twin, signal, source time) once and reports which readings were new."""
+    models = service.store.twin_models({m.twin_id for group in groups for m in group})
+    interfaces: dict[str, Interface] = {}
+    checks: dict[tuple[str, str], tuple[_Check | None, bool]] = {}
     now = service.clock.now()
     out = PreparedTelemetry()
-    seen: set[tuple[str, str, float]] = set()
+    points_out, events_out, sizes_out = out.points, out.events, out.event_sizes
     for index, group in enumerate(groups):
-        points: list[list[TelemetryPoint]] = []
-        models: list[str] = []
-        reason = None
-        for k, m in enumerate(group):
-            where = f"record {k}: " if len(group) > 1 else ""
-            record = twins[m.twin_id]
-            if record is None:
-                reason = f"{where}Twin '{m.twin_id}' does not exist"
-                break
-            try:
-                iface = service.registry.require(record.model_id)
-                models.append(record.model_id)
-                points.append(message_to_points(m.twin_id, m.values, iface, m.source_time))
-            except StoreError:
-                raise
-            except HolotwinError as exc:
-                reason = f"{where}{exc.message}"
-                break
-        if reason is not None:
-            out.rejected[index] = reason
+        points: list[TelemetryPoint] = []
+        by_twin: dict[str, list[TelemetryMessage]] = {}
+        spans: dict[str, list[TelemetryPoint]] = {}
+        k = 0
+        try:
+            for k, m in enumerate(group):  # noqa: B007 - k names the record at fault
+                twin_id, values, t = m.twin_id, m.values, m.time
+                model_id = models.get(twin_id)
+                if model_id is None:
+                    raise _Invalid(f"Twin '{twin_id}' does not exist")
+                if not isinstance(values, dict) or not values:
+                    raise _Invalid("A telemetry message must be a JSON object holding at "
+                                   "least one name: value")
+                mine = spans.get(twin_id)
+                if mine is None:
+                    mine = spans[twin_id] = []
+                    by_twin[twin_id] = []
+                by_twin[twin_id].append(m)
+                for name, value in values.items():
+                    key = (model_id, name)
+                    found = checks.get(key)
+                    if found is None:
+                        iface = interfaces.get(model_id)
+                        if iface is None:
+                            iface = interfaces[model_id] = service.registry.require(model_id)
+                        check = _check_for(iface, name)
+                        found = checks[key] = (check, _is_real(check))
+                    check, real = found
+                    if type(value) is float:
+                        if not math.isfinite(value):
+                            raise _Invalid(f"Telemetry '{name}' is not a finite number: {value!r}")
+                        if check is not None and not real:
+                            check(value, f"/{name}")
+                        mine.append(TelemetryPoint(twin_id, name, t, value, None))
+                        continue
+                    if check is not None:
+                        check(value, f"/{name}")
+                    if isinstance(value, bool) or not isinstance(value, int | float):
+                        mine.append(TelemetryPoint(twin_id, name, t, None, value))
+                    else:  # an int (a float is handled above)
+                        mine.append(TelemetryPoint(twin_id, name, t, float(value), None))
+        except StoreError:
+            raise
+        except _Invalid as exc:
+            out.rejected[index] = f"{_where(group, k)}{exc}"
             continue
-        for m, model_id, message_points in zip(group, models, points, strict=True):
-            fresh = [p for p in message_points if (p.twin_id, p.signal, p.time) not in seen]
-            if not fresh:
-                continue
-            seen.update((p.twin_id, p.signal, p.time) for p in fresh)
-            out.points.extend(fresh)
-            data: dict[str, Any] = {"values": m.values, "sourceTime": to_iso(m.source_time)}
-            if m.message_id:
-                data["messageId"] = m.message_id
-            out.events.append(NewEvent("telemetry", now, m.twin_id, model_id, data))
-            out.event_sizes.append(len(fresh))
+        except HolotwinError as exc:
+            out.rejected[index] = f"{_where(group, k)}{exc.message}"
+            continue
+        for twin_id, records in by_twin.items():
+            mine = spans[twin_id]
+            points.extend(mine)
+            events_out.append(NewEvent("telemetry", now, twin_id, models[twin_id],
+                                       telemetry_event_data(records)))
+            sizes_out.append(len(mine))
+        points_out.extend(points)
     return out
+
+
+def _where(group: Sequence[TelemetryMessage], k: int) -> str:
+    return f"record {k}: " if len(group) > 1 else ""

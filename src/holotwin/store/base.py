@@ -205,6 +205,16 @@ class Store(ABC):
     @abstractmethod
     def count_twins(self) -> int: ...
 
+    def twin_models(self, twin_ids: Collection[str]) -> dict[str, str]:
+        """The model id of each twin of ``twin_ids`` that exists (one round trip where the
+        store can; the ingestion pipeline validates a batch with it)."""
+        found = {}
+        for twin_id in twin_ids:
+            record = self.get_twin(twin_id)
+            if record is not None:
+                found[twin_id] = record.model_id
+        return found
+
     @abstractmethod
     def get_relationship(self, source_id: str, relationship_id: str) -> dict[str, Any] | None: ...
 

@@ -133,6 +133,12 @@ class PostgresStore(SqlStore):
     def lock_event_sequence(self, cursor: Any) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_EVENT_LOCK,))
 
+    def reserve_event_seqs(self, cursor: Any, count: int) -> list[int]:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence('events', 'seq')) FROM generate_series(1, %s)",
+            (count,))
+        return sorted(int(r[0]) for r in cursor.fetchall())
+
     def bulk_insert_telemetry(self, cursor: Any, points: Sequence[TelemetryPoint]) -> int:
         rows = [(p.twin_id, p.signal, p.time, p.value, _raw(p)) for p in points]
         if len(rows) < _COPY_THRESHOLD:

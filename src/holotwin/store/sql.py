@@ -35,8 +35,12 @@ __all__ = ["SqlStore", "SqlTransaction"]
 SCHEMA_VERSION = 1
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    """Compact JSON, refusing NaN and infinities (one encoder, built once)."""
+    return _ENCODER.encode(value)
 
 
 def loads(value: Any) -> Any:
@@ -158,15 +162,14 @@ class SqlTransaction(Transaction):
         if not events:
             return []
         self._store.lock_event_sequence(self._cur)
-        seqs = []
-        for e in events:
-            row = self._exec(
-                "INSERT INTO events (time, kind, twin_id, model_id, relationship_id, revision, data) "
-                "VALUES (?, ?, ?, ?, ?, ?, {J}) RETURNING seq",
-                (e.time, e.kind, e.twin_id, e.model_id, e.relationship_id, e.revision,
-                 dumps(e.data)),
-            ).fetchone()
-            seqs.append(int(row[0]))
+        seqs = self._store.reserve_event_seqs(self._cur, len(events))
+        self._cur.executemany(
+            self._store.sql(
+                "INSERT INTO events (seq, time, kind, twin_id, model_id, relationship_id, "
+                "revision, data) VALUES (?, ?, ?, ?, ?, ?, ?, {J})"),
+            [(seq, e.time, e.kind, e.twin_id, e.model_id, e.relationship_id, e.revision,
+              dumps(e.data)) for seq, e in zip(seqs, events, strict=True)],
+        )
         return seqs
 
     def put_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
@@ -268,6 +271,20 @@ class SqlStore(Store):
 
     def lock_event_sequence(self, cursor: Any) -> None:
         """Make event numbers commit in order (needed where writers run concurrently)."""
+
+    @abstractmethod
+    def reserve_event_seqs(self, cursor: Any, count: int) -> list[int]:
+        """The next ``count`` event numbers, ascending, inside the writing transaction (after
+        :meth:`lock_event_sequence`); events are then inserted with them in one statement."""
+
+    def twin_models(self, twin_ids: Collection[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in iter_chunks(list(twin_ids), 500):
+            params: list[Any] = []
+            where = self._in("id", chunk, params)
+            found.update((r[0], r[1])
+                         for r in self._all(f"SELECT id, model_id FROM twins WHERE {where}", params))
+        return found
 
     # helpers -------------------------------------------------------------------------------
     def _all(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:

@@ -134,6 +134,12 @@ class SqliteStore(SqlStore):
             finally:
                 cur.close()
 
+    def reserve_event_seqs(self, cursor: Any, count: int) -> list[int]:
+        # Under the write lock; an explicit seq above sqlite_sequence's moves it (AUTOINCREMENT).
+        row = cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+        first = (int(row[0]) if row else 0) + 1
+        return list(range(first, first + count))
+
     def bulk_insert_telemetry(self, cursor: Any, points: Sequence[TelemetryPoint]) -> int:
         before = self._conn.total_changes
         cursor.executemany(
