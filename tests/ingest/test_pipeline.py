@@ -14,6 +14,7 @@ from holotwin.clock import ManualClock, to_iso
 from holotwin.errors import StoreError
 from holotwin.ingest import IngestPipeline, InProcessSource, PipelineSettings, TopicMapping
 from holotwin.service import TelemetryMessage, TwinService
+from tests.conftest import MACHINE
 
 T0 = 1_700_000_000.0
 
@@ -66,8 +67,10 @@ def test_batches_by_count_write_once_then_ack(plant: TwinService) -> None:
     assert acks.done == ["a0", "a1", "a2"]
     assert acks.stored_at_ack == [3, 3, 3]  # every ack came after the whole batch committed
     assert _temps(plant) == [(T0, 20.0), (T0 + 1, 21.0), (T0 + 2, 22.0)]
-    events = plant.read_events(after=seq, kinds=["telemetry"])
-    assert [e.data["values"]["temperature"] for e in events] == [20, 21, 22]
+    events = plant.read_events(after=seq, kinds=["telemetry"])  # one per twin and batch
+    assert [e.data for e in events] == [
+        {"values": {"temperature": 22.0}, "sourceTime": to_iso(T0 + 2),
+         "firstSourceTime": to_iso(T0), "readings": 3}]
     assert source.status()["written"] == 3 and source.status()["received"] == 3
     assert pipeline.batches == 1 and pipeline.readings == 3
 
@@ -154,26 +157,30 @@ def test_duplicates_are_stored_once_with_one_event(plant: TwinService) -> None:
     assert len(plant.read_events(after=seq, kinds=["telemetry"])) == 1
 
 
-def test_a_message_of_many_records_gets_one_event_per_twin(plant: TwinService) -> None:
+def test_a_batch_gets_one_event_per_twin_with_its_new_readings(plant: TwinService) -> None:
     pipeline, source = _setup(plant)
     seq = plant.last_event_seq()
     rows = [{"ts": T0 + 2, "temp": 50}, {"ts": T0, "temp": 32}, {"ts": T0 + 1, "temp": 212}]
     source.publish("plant/l1/m2/batch", json.dumps({"rows": rows}))
     source.publish("plant/l1/m1/telemetry", _msg(T0, temperature=1.0, note="ok"))
+    source.publish("plant/l1/m1/telemetry", _msg(T0 - 5, temperature=2))
     pipeline.flush()
     events = plant.read_events(after=seq, kinds=["telemetry"])
     assert [(e.twin_id, e.data) for e in events] == [
         ("m2", {"values": {"temperature": pytest.approx(10.0)}, "sourceTime": to_iso(T0 + 2),
                 "firstSourceTime": to_iso(T0), "readings": 3}),
-        ("m1", {"values": {"temperature": 1.0, "note": "ok"}, "sourceTime": to_iso(T0)}),
+        ("m1", {"values": {"temperature": 1.0, "note": "ok"}, "sourceTime": to_iso(T0),
+                "firstSourceTime": to_iso(T0 - 5), "readings": 3}),
     ]
     assert len(_temps(plant, "m2")) == 3
-    # a redelivery that brings one new record among old ones: one event, one new reading
+    # a redelivery that brings one new record among old ones: the event counts only that one
     rows.append({"ts": T0 + 3, "temp": 32})
     source.publish("plant/l1/m2/batch", json.dumps({"rows": rows}))
     pipeline.flush()
     again = plant.read_events(after=events[-1].seq, kinds=["telemetry"])
-    assert [e.data["readings"] for e in again] == [4] and len(_temps(plant, "m2")) == 4
+    assert [(e.data["readings"], e.data["firstSourceTime"], e.data["values"]) for e in again] \
+        == [(1, to_iso(T0 + 3), {"temperature": 0.0})]
+    assert len(_temps(plant, "m2")) == 4
 
 
 def test_validation_of_a_batch_per_record(plant: TwinService) -> None:
@@ -201,9 +208,7 @@ def test_validation_of_a_batch_per_record(plant: TwinService) -> None:
     assert got == [("m1", "temperature", T0, 20.0, None), ("m1", "label", T0, None, "a"),
                    ("m1", "blob", T0, None, {"x": [1]}), ("m2", "temperature", T0, 21.5, None),
                    ("m2", "temperature", T0 + 7, 3.0, None)]
-    assert [(e.twin_id, e.data.get("messageId")) for e in prepared.events] == [
-        ("m1", None), ("m2", None), ("m2", "msg-7")]
-    assert prepared.event_sizes == [3, 1, 1]
+    assert prepared.models == {"m1": MACHINE, "m2": MACHINE}
     assert isinstance(prepared.points[0].value, float)
 
 

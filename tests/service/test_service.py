@@ -242,23 +242,24 @@ def test_concurrent_writers_with_the_same_etag_one_wins(plant: TwinService) -> N
 
 
 def test_redelivered_message_in_a_mixed_batch_gets_no_second_event(plant: TwinService) -> None:
-    """A message delivered twice is stored once and has one telemetry event, even when the
-    redelivery arrives in a batch together with new messages."""
+    """A message delivered twice is stored once and counted once in the change feed, even when
+    the redelivery arrives in a batch together with new messages."""
     from holotwin.store import TelemetryPoint
-    from holotwin.twins import NewEvent
 
     plant.put_twin("m1", machine())
+    plant.put_twin("m2", machine())
+    models = {"m1": MACHINE, "m2": MACHINE}
 
-    def message(t: float) -> tuple[list[TelemetryPoint], NewEvent]:
-        return ([TelemetryPoint("m1", "temperature", t, t)],
-                NewEvent("telemetry", t, "m1", MACHINE, {"values": {"temperature": t}}))
+    def reading(t: float, twin: str = "m1") -> TelemetryPoint:
+        return TelemetryPoint(twin, "temperature", t, t)
 
     start = plant.last_event_seq()
-    p1, e1 = message(1.0)
-    assert plant.write_telemetry(p1, [e1], event_sizes=[1]) == 1
-    p2, e2 = message(2.0)
-    assert plant.write_telemetry(p1 + p2, [e1, e2], event_sizes=[1, 1]) == 1  # 1.0 again + 2.0
+    assert plant.write_telemetry([reading(1.0)], models) == 1
+    assert plant.write_telemetry([reading(1.0), reading(2.0), reading(3.0, "m2")], models) == 2
+    assert plant.write_telemetry([reading(1.0), reading(3.0, "m2")], models) == 0
     events = plant.read_events(after=start, kinds=["telemetry"])
-    assert [e.data["values"]["temperature"] for e in events] == [1.0, 2.0]
-    with pytest.raises(InvalidInputError, match="event_sizes"):
-        plant.write_telemetry(p1, [e1], event_sizes=[2])
+    assert [(e.twin_id, e.data["readings"], e.data["values"]) for e in events] == [
+        ("m1", 1, {"temperature": 1.0}), ("m1", 1, {"temperature": 2.0}),
+        ("m2", 1, {"temperature": 3.0})]
+    with pytest.raises(InvalidInputError, match="one twin"):
+        plant.write_telemetry([reading(5.0), reading(5.0, "m2")], models, event_data={})

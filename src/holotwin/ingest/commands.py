@@ -336,7 +336,7 @@ class DesiredStateBridge:
         except (InvalidInputError, NotFoundError) as exc:
             letter = dead_letter(message, stage, f"Report for twin '{twin_id}': {exc.message}",
                                  now)
-            self.service.write_telemetry([], [], [letter])
+            self.service.store.put_dead_letters([letter])
             log.info("Dead letter from %s on %s: %s", message.source, message.topic,
                      letter.reason)
             self.stats.add(dead_lettered=1)

@@ -338,7 +338,9 @@ def _map_record(mapping: TopicMapping, twin_id: str, record: object, received: f
     if mapping.signals is None:
         skip = (time_pointer.tokens[0] if time_pointer and len(time_pointer.tokens) == 1
                 else None)
-        values = {k: v for k, v in record.items() if k != skip}
+        values = dict(record)
+        if skip is not None:
+            values.pop(skip, None)
     else:
         values = {}
         for name, pointer in mapping.signals:

@@ -7,8 +7,9 @@ first), then the batch is
 1. decoded (UTF-8 JSON, at most ``max_payload`` bytes each),
 2. mapped to readings by the source's :class:`~holotwin.ingest.mapping.TopicMapping`,
 3. validated against each twin's model (unknown twins and wrong types are refused),
-4. written in ONE transaction: readings, one ``telemetry`` event per message and twin, and the dead
-   letters of the messages that failed a stage,
+4. written in ONE transaction: readings, one ``telemetry`` event per twin with new readings
+   (a summary: latest values, time span, count), and the dead letters of the messages that
+   failed a stage,
 5. and only then acknowledged, message by message in arrival order.
 
 A message that fails a stage goes to the dead-letter table and is acknowledged: it would never
@@ -91,8 +92,10 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def _decode(payload: bytes) -> object:
+    if payload.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark
+        payload = payload[3:]
     try:
-        text = payload.decode("utf-8-sig")
+        text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidInputError(f"Payload is not UTF-8 text (byte {exc.start})") from None
     try:
@@ -257,8 +260,7 @@ class IngestPipeline:
                 letters.append(dead_letter(message, "validate", reason, now))
                 lettered.append(message)
                 letter_index.append(group_index[index])
-            inserted = self.service.write_telemetry(prepared.points, prepared.events, letters,
-                                                    event_sizes=prepared.event_sizes)
+            inserted = self.service.write_telemetry(prepared.points, prepared.models, letters)
         except Exception as exc:  # noqa: BLE001 - any store failure: keep the batch, ack nothing
             reason = exc.message if isinstance(exc, HolotwinError) else f"{type(exc).__name__}: {exc}"
             log.warning("Ingestion could not write a batch of %d messages: %s", len(batch), reason)
@@ -284,9 +286,7 @@ class IngestPipeline:
             source.stats.add(written=written, dead_lettered=lettered_count)
         self.batches += 1
         self.readings += inserted
-        offered = sum(len(m.values) for i, group in enumerate(groups)
-                      if i not in prepared.rejected for m in group)
-        return BatchReport(len(batch), offered, inserted,
+        return BatchReport(len(batch), len(prepared.points), inserted,
                            dict(zip(letter_index, letters, strict=True)))
 
     def _map(self, message: RawMessage, source: Source | None) -> list[Reading]:

@@ -4,8 +4,9 @@ A batch is a list of *groups*: the readings of one raw message. A group is accep
 rejected as a whole, so a dead letter always holds a message that can be replayed as it was.
 
 This is the hot path of ingestion, so it is written for speed: each twin's model is looked up
-once per batch (one query for all of them), each (model, signal) pair is resolved to its check
-once per batch, and a message gets one change event per twin, not one per record.
+once per batch (one query for all of them) and each (model, signal) pair is resolved to its
+check once per batch. Change events are made when the batch is written: one per twin with new
+readings (:func:`telemetry_summary`), not one per record.
 """
 
 from __future__ import annotations
@@ -21,12 +22,11 @@ from holotwin.models import Interface
 from holotwin.models.primitives import PrimitiveSchema
 from holotwin.service.telemetry import MAX_SIGNAL_NAME
 from holotwin.store.base import TelemetryPoint
-from holotwin.twins import NewEvent
 
 if TYPE_CHECKING:
     from holotwin.service.service import TwinService
 
-__all__ = ["PreparedTelemetry", "TelemetryMessage", "prepare_telemetry", "telemetry_event_data"]
+__all__ = ["PreparedTelemetry", "TelemetryMessage", "prepare_telemetry", "telemetry_summary"]
 
 
 class TelemetryMessage(NamedTuple):
@@ -40,13 +40,12 @@ class TelemetryMessage(NamedTuple):
 
 @dataclass
 class PreparedTelemetry:
-    """Readings and events ready for :meth:`TwinService.write_telemetry`; ``rejected`` maps the
-    index of each refused group to why."""
+    """Readings of the accepted groups, ready for :meth:`TwinService.write_telemetry` with
+    ``models`` (model id of each twin named); ``rejected`` maps each refused group's index to
+    why."""
 
     points: list[TelemetryPoint] = field(default_factory=list)
-    events: list[NewEvent] = field(default_factory=list)
-    #: how many of ``points`` (in order) belong to each event
-    event_sizes: list[int] = field(default_factory=list)
+    models: dict[str, str] = field(default_factory=dict)
     rejected: dict[int, str] = field(default_factory=dict)
 
 
@@ -72,51 +71,40 @@ def _is_real(check: _Check | None) -> bool:
     return isinstance(owner, PrimitiveSchema) and owner.name in _REAL
 
 
-def telemetry_event_data(records: Sequence[TelemetryMessage]) -> dict[str, Any]:
-    """The data of the change event for one message's records for one twin (in order).
-
-    One record: ``{"values", "sourceTime"}`` as sent. Several: ``values`` holds each signal's
-    value at its latest source time, ``sourceTime`` that time, ``firstSourceTime`` the earliest
-    and ``readings`` how many values the message held (their history is in the telemetry
-    store)."""
-    if len(records) == 1:
-        only = records[0]
-        data: dict[str, Any] = {"values": only.values, "sourceTime": to_iso(only.time)}
-    else:
-        latest: dict[str, Any] = {}
-        latest_time: dict[str, float] = {}
-        first = last = records[0].time
-        readings = 0
-        for r in records:
-            first, last = min(first, r.time), max(last, r.time)
-            readings += len(r.values)
-            for name, value in r.values.items():
-                if r.time >= latest_time.get(name, -math.inf):
-                    latest[name], latest_time[name] = value, r.time
-        data = {"values": latest, "sourceTime": to_iso(last), "firstSourceTime": to_iso(first),
-                "readings": readings}
-    message_id = records[-1].message_id
-    if message_id:
-        data["messageId"] = message_id
-    return data
+def telemetry_summary(points: Sequence[TelemetryPoint]) -> dict[str, Any]:
+    """The data of the ``telemetry`` event for one twin's new readings in a batch:
+    ``values`` holds each signal's value at its latest source time, ``sourceTime`` the latest
+    time, ``firstSourceTime`` the earliest, ``readings`` how many readings were stored (their
+    history is in the telemetry store)."""
+    latest: dict[str, TelemetryPoint] = {}
+    first = last = points[0].time
+    for p in points:
+        t = p.time
+        if t < first:
+            first = t
+        elif t > last:
+            last = t
+        seen = latest.get(p.signal)
+        if seen is None or t >= seen.time:
+            latest[p.signal] = p
+    return {"values": {name: p.raw if p.value is None else p.value for name, p in latest.items()},
+            "sourceTime": to_iso(last), "firstSourceTime": to_iso(first),
+            "readings": len(points)}
 
 
 def prepare_telemetry(
     service: TwinService, groups: Sequence[Sequence[TelemetryMessage]]
 ) -> PreparedTelemetry:
-    """Validate every message against its twin's model; return readings and one event per
-    (message, twin). Readings repeated within the batch are left to the store's insert, which
-    keeps each (twin, signal, source time) once and reports which readings were new."""
+    """Validate every message against its twin's model; return the readings of the groups
+    accepted. Readings repeated within the batch are left to the store's insert, which keeps
+    each (twin, signal, source time) once and reports which readings were new."""
     models = service.store.twin_models({m.twin_id for group in groups for m in group})
     interfaces: dict[str, Interface] = {}
     checks: dict[tuple[str, str], tuple[_Check | None, bool]] = {}
-    now = service.clock.now()
-    out = PreparedTelemetry()
-    points_out, events_out, sizes_out = out.points, out.events, out.event_sizes
+    out = PreparedTelemetry(models=models)
+    points_out = out.points
     for index, group in enumerate(groups):
-        points: list[TelemetryPoint] = []
-        by_twin: dict[str, list[TelemetryMessage]] = {}
-        spans: dict[str, list[TelemetryPoint]] = {}
+        mine: list[TelemetryPoint] = []
         k = 0
         try:
             for k, m in enumerate(group):  # noqa: B007 - k names the record at fault
@@ -127,11 +115,6 @@ def prepare_telemetry(
                 if not isinstance(values, dict) or not values:
                     raise _Invalid("A telemetry message must be a JSON object holding at "
                                    "least one name: value")
-                mine = spans.get(twin_id)
-                if mine is None:
-                    mine = spans[twin_id] = []
-                    by_twin[twin_id] = []
-                by_twin[twin_id].append(m)
                 for name, value in values.items():
                     key = (model_id, name)
                     found = checks.get(key)
@@ -163,13 +146,7 @@ def prepare_telemetry(
         except HolotwinError as exc:
             out.rejected[index] = f"{_where(group, k)}{exc.message}"
             continue
-        for twin_id, records in by_twin.items():
-            mine = spans[twin_id]
-            points.extend(mine)
-            events_out.append(NewEvent("telemetry", now, twin_id, models[twin_id],
-                                       telemetry_event_data(records)))
-            sizes_out.append(len(mine))
-        points_out.extend(points)
+        points_out.extend(mine)
     return out
 
 

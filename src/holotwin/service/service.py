@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,12 @@ from holotwin.errors import (
     PreconditionFailedError,
 )
 from holotwin.models import ModelRegistry
-from holotwin.service.ingestion import PreparedTelemetry, TelemetryMessage, prepare_telemetry
+from holotwin.service.ingestion import (
+    PreparedTelemetry,
+    TelemetryMessage,
+    prepare_telemetry,
+    telemetry_summary,
+)
 from holotwin.service.query import run_query
 from holotwin.service.telemetry import message_to_points
 from holotwin.store.base import (
@@ -507,45 +512,43 @@ class TwinService:
             data["messageId"] = message_id
         if component:
             data["component"] = component
-        return self.write_telemetry(
-            points, [NewEvent("telemetry", now, twin_id, record.model_id, data)]
-        )
+        return self.write_telemetry(points, {twin_id: record.model_id}, event_data=data)
 
     def write_telemetry(
         self,
         points: Sequence[TelemetryPoint],
-        events: Sequence[NewEvent],
+        models: Mapping[str, str],
         dead_letters: Sequence[DeadLetter] = (),
         *,
-        event_sizes: Sequence[int] | None = None,
+        event_data: dict[str, Any] | None = None,
     ) -> int:
-        """Write readings and their events (and the batch's dead letters) in one transaction:
-        the batch path for ingestion. Returns how many readings were new.
+        """Write readings, their ``telemetry`` events and the batch's dead letters in one
+        transaction: the batch path for ingestion. Returns how many readings were new.
 
-        ``event_sizes[i]`` is how many of ``points`` (in order) event ``i`` carries; an event
-        whose readings were all stored already (a redelivery) is left out. Without it, the
-        events are written unless every reading was a duplicate.
+        Each twin with new readings gets one event (``models`` gives each twin's model id); its
+        data is ``event_data`` when given (one message's own fields, for one twin), else
+        :func:`~holotwin.service.ingestion.telemetry_summary` of the twin's NEW readings, so a
+        redelivery adds no event and the events' ``readings`` add up to the readings stored.
         """
-        if event_sizes is not None and (
-            len(event_sizes) != len(events) or sum(event_sizes) != len(points)
-        ):
-            raise InvalidInputError("event_sizes must give one count per event, summing to the points")
+        now = self.clock.now()
         with self.store.transaction() as tx:
-            if event_sizes is None:
-                inserted = tx.insert_telemetry(points)
-                kept = list(events) if inserted else []
-            else:
-                flags = tx.insert_telemetry_flags(points)
-                inserted = sum(flags)
-                kept, start = [], 0
-                for event, size in zip(events, event_sizes, strict=True):
-                    if any(flags[start:start + size]):
-                        kept.append(event)
-                    start += size
-            seqs = tx.append_events(kept)
+            flags = tx.insert_telemetry_flags(points)
+            fresh = [p for p, new in zip(points, flags, strict=True) if new]
+            by_twin: dict[str, list[TelemetryPoint]] = {}
+            for p in fresh:
+                mine = by_twin.get(p.twin_id)
+                if mine is None:
+                    mine = by_twin[p.twin_id] = []
+                mine.append(p)
+            if event_data is not None and len(by_twin) > 1:
+                raise InvalidInputError("event_data is for the readings of one twin")
+            events = [NewEvent("telemetry", now, twin_id, models[twin_id],
+                               event_data if event_data is not None else telemetry_summary(mine))
+                      for twin_id, mine in by_twin.items()]
+            seqs = tx.append_events(events)
             tx.put_dead_letters(dead_letters)
         self._notify(seqs)
-        return inserted
+        return len(fresh)
 
     def prepare_telemetry(
         self, groups: Sequence[Sequence[TelemetryMessage]]
