@@ -266,3 +266,20 @@ def test_insert_telemetry_flags_tell_new_from_stored(store: Store) -> None:
     assert [p.value for p in store.telemetry_range("b", "t", 0, 10)] == [3.0]
     latest = {p.signal: p for p in store.latest_telemetry("a")}
     assert latest["t"].time == 2.0 and latest["t"].value == 2.0
+
+
+def test_insert_telemetry_flags_on_the_bulk_path(store: Store) -> None:
+    """Batches big enough for the bulk (COPY) path: new keys, stored keys and keys repeated
+    within the batch are told apart, and nothing of a batch is lost when some keys repeat."""
+    first = [TelemetryPoint("a", "t", float(i), float(i)) for i in range(0, 2000, 2)]
+    with store.transaction() as tx:
+        assert tx.insert_telemetry_flags(first) == [True] * 1000
+    mixed = [TelemetryPoint("a", "t", float(i), -1.0) for i in range(1000, 2200)]
+    mixed.append(TelemetryPoint("a", "t", 2100.0, 5.0))
+    with store.transaction() as tx:
+        flags = tx.insert_telemetry_flags(mixed)
+    expected = [i >= 2000 or i % 2 == 1 for i in range(1000, 2200)] + [False]
+    assert flags == expected
+    stored = {p.time: p.value for p in store.telemetry_range("a", "t", 0, 1e9, limit=10000)}
+    assert len(stored) == 1000 + 500 + 200
+    assert stored[1000.0] == 1000.0 and stored[1001.0] == -1.0 and stored[2100.0] == -1.0

@@ -149,6 +149,18 @@ class PostgresStore(SqlStore):
                 [list(col) for col in zip(*rows, strict=True)],
             )
             return int(cursor.rowcount)
+        # Redeliveries are rare: COPY straight into the table, and only when a key is already
+        # there (the COPY fails as a whole) go through a staging table and ON CONFLICT.
+        cursor.execute("SAVEPOINT telemetry_copy")
+        try:
+            with cursor.copy("COPY telemetry (twin_id, signal, time, value, raw) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except self._psycopg.errors.UniqueViolation:
+            cursor.execute("ROLLBACK TO SAVEPOINT telemetry_copy")
+        else:
+            cursor.execute("RELEASE SAVEPOINT telemetry_copy")
+            return len(rows)
         cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS telemetry_stage (twin_id TEXT, signal TEXT, "
             "time DOUBLE PRECISION, value DOUBLE PRECISION, raw TEXT) ON COMMIT DELETE ROWS"
