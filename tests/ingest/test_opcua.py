@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from holotwin.clock import to_iso
 from holotwin.errors import InvalidInputError
 from holotwin.ingest import IngestPipeline, PipelineSettings
 from holotwin.ingest.opcua import OpcUaConfig, OpcUaNode, OpcUaSource
@@ -37,7 +38,8 @@ def _free_port() -> int:
 
 
 class Plant:
-    """An asyncua server on its own loop: object Pump1 with Speed, Temp and Mode."""
+    """An asyncua server on its own loop: object Pump1 with Speed, Temp, Mode, Running and
+    Setpoint."""
 
     def __init__(self, port: int) -> None:
         self.port = port
@@ -63,6 +65,10 @@ class Plant:
         self.vars["speed"] = await pump.add_variable(ua.NodeId("Pump1.Speed", ns), f"{ns}:Speed", 0.0)
         self.vars["temp"] = await pump.add_variable(ua.NodeId("Pump1.Temp", ns), f"{ns}:Temp", 68.0)
         self.vars["mode"] = await pump.add_variable(ua.NodeId("Pump1.Mode", ns), f"{ns}:Mode", "idle")
+        self.vars["running"] = await pump.add_variable(ua.NodeId("Pump1.Running", ns),
+                                                       f"{ns}:Running", False)
+        self.vars["setpoint"] = await pump.add_variable(ua.NodeId("Pump1.Setpoint", ns),
+                                                        f"{ns}:Setpoint", 0.0)
         self.ns = ns
         await self.server.start()
 
@@ -136,6 +142,49 @@ def test_data_changes_arrive_as_readings(plant: TwinService, opc_server: Plant) 
     assert status["written"] >= 7 and status["deadLettered"] == 0
 
 
+def test_nodes_mapped_to_properties_set_reported_values(plant: TwinService,
+                                                        opc_server: Plant) -> None:
+    """A node mapped to a property updates the twin's reported value with the node's source
+    time; an older report does not overwrite a newer one; a value the property's schema
+    refuses is a dead letter."""
+    ns = opc_server.ns
+    config = OpcUaConfig("opc", opc_server.endpoint, (
+        OpcUaNode("m1", node_id=f"ns={ns};s=Pump1.Running", property_name="running"),
+        OpcUaNode("m2", node_id=f"ns={ns};s=Pump1.Setpoint", property_name="speed"),
+        OpcUaNode("m2", node_id=f"ns={ns};s=Pump1.Mode", property_name="running"),  # a string
+    ), publishing_interval=0.02, watch_interval=0.2)
+    pipeline = IngestPipeline(plant, PipelineSettings(max_batch=1))
+    source = OpcUaSource(config)
+    source.start(pipeline)
+    now = time.time()
+    try:
+        assert source.wait_connected(5), source.status()
+        wait_for(lambda: pipeline.flush() >= 0 and plant.count_dead_letters() == 1 and
+                 "running" in plant.get_twin("m1"), "the initial values")
+        opc_server.write("running", True, now + 10)
+        opc_server.write("setpoint", 42.0, now + 11)
+
+        def applied() -> bool:
+            pipeline.flush()
+            return plant.get_twin("m2").get("speed") == 42.0 and \
+                plant.get_twin("m1").get("running") is True
+        wait_for(applied, "the reported values")
+        revision = plant.get_twin("m2")["$metadata"]["$revision"]
+        opc_server.write("setpoint", 99.0, now + 5)  # older than the 42.0 already reported
+        wait_for(lambda: pipeline.flush() >= 0 and source.status()["written"] >= 5,
+                 "the stale report")
+    finally:
+        source.stop()
+    m1, m2 = plant.get_twin("m1"), plant.get_twin("m2")
+    assert m1["$metadata"]["running"]["sourceTime"] == to_iso(now + 10)
+    assert m2["speed"] == 42.0 and m2["$metadata"]["speed"]["sourceTime"] == to_iso(now + 11)
+    assert m2["$metadata"]["$revision"] == revision  # the stale report changed nothing
+    [letter] = plant.list_dead_letters()
+    assert letter.stage == "validate" and "running" in letter.reason
+    assert letter.topic == f"ns={ns};s=Pump1.Mode"
+    assert plant.telemetry_history("m2", "speed", 0, 2e10) == []  # not telemetry
+
+
 def test_reconnects_after_the_server_comes_back(service: TwinService) -> None:
     from tests.conftest import PLANT_MODELS, machine
 
@@ -168,6 +217,10 @@ def test_reconnects_after_the_server_comes_back(service: TwinService) -> None:
 
 
 def test_node_configuration_is_checked() -> None:
+    with pytest.raises(InvalidInputError, match="either a signal or a property"):
+        OpcUaNode("m1", node_id="i=1")
+    with pytest.raises(InvalidInputError, match="either a signal or a property"):
+        OpcUaNode("m1", "speed", node_id="i=1", property_name="speed")
     with pytest.raises(InvalidInputError, match="either node_id or browse_path"):
         OpcUaNode("m1", "speed")
     with pytest.raises(InvalidInputError, match="Invalid NodeId"):

@@ -12,7 +12,13 @@ import pytest
 
 from holotwin.clock import ManualClock, to_iso
 from holotwin.errors import StoreError
-from holotwin.ingest import IngestPipeline, InProcessSource, PipelineSettings, TopicMapping
+from holotwin.ingest import (
+    IngestPipeline,
+    InProcessSource,
+    MappingError,
+    PipelineSettings,
+    TopicMapping,
+)
 from holotwin.service import TelemetryMessage, TwinService
 from tests.conftest import MACHINE
 
@@ -181,6 +187,36 @@ def test_a_batch_gets_one_event_per_twin_with_its_new_readings(plant: TwinServic
     assert [(e.data["readings"], e.data["firstSourceTime"], e.data["values"]) for e in again] \
         == [(1, to_iso(T0 + 3), {"temperature": 0.0})]
     assert len(_temps(plant, "m2")) == 4
+
+
+def test_property_mappings_set_reported_values_idempotently(plant: TwinService) -> None:
+    pipeline = IngestPipeline(plant)
+    source = InProcessSource("props", [TopicMapping.create(
+        "plant/{machine}/state", "{machine}", time="/ts", target="property")])
+    source.start(pipeline)
+    seq = plant.last_event_seq()
+    source.publish("plant/m1/state", _msg(T0 + 1, speed=3.0, running=True))
+    source.publish("plant/m1/state", _msg(T0 + 2, speed=4.0))
+    pipeline.flush()
+    m1 = plant.get_twin("m1")
+    assert (m1["speed"], m1["running"]) == (4.0, True)
+    assert m1["$metadata"]["speed"]["sourceTime"] == to_iso(T0 + 2)
+    assert m1["$metadata"]["running"]["sourceTime"] == to_iso(T0 + 1)
+    revision = m1["$metadata"]["$revision"]
+    assert [e.kind for e in plant.read_events(after=seq)] == ["twin.updated"]  # one per batch
+    # a redelivery and an older report change nothing; bad values are dead letters
+    source.publish("plant/m1/state", _msg(T0 + 2, speed=4.0))
+    source.publish("plant/m1/state", _msg(T0 + 1.5, speed=1.0))
+    source.publish("plant/m1/state", _msg(T0 + 3, speed="fast"))
+    source.publish("plant/m1/state", _msg(T0 + 3, colour="red"))
+    source.publish("plant/ghost/state", _msg(T0 + 3, speed=1.0))
+    pipeline.flush()
+    assert plant.get_twin("m1")["$metadata"]["$revision"] == revision
+    reasons = [d.reason for d in plant.list_dead_letters()]
+    assert len(reasons) == 3 and "speed" in reasons[0]
+    assert "has no property 'colour'" in reasons[1] and "'ghost' does not exist" in reasons[2]
+    with pytest.raises(MappingError, match="target must be one of"):
+        TopicMapping.create("a/{m}", "{m}", target="command")
 
 
 def test_validation_of_a_batch_per_record(plant: TwinService) -> None:

@@ -238,6 +238,7 @@ def _subscription(raw: object, where: str) -> TopicMapping:
             t.get("twin", str, required=True),
             qos=t.integer("qos", 1, 0, 1),
             records=t.get("records", str),
+            target=t.get("target", str, "telemetry"),
             signals=t.strings("signals"),
             time=t.get("time", str),
             time_format=t.get("time_format", str, "auto"),
@@ -298,10 +299,9 @@ def _opcua(t: _Table, name: str) -> OpcUaConfig:
             raise ConnectorConfigError(where, "must be a table ([[connector.node]])")
         nt = _Table(raw, where)
         try:
-            node = OpcUaNode(nt.get("twin", str, required=True),
-                             nt.get("signal", str, required=True),
+            node = OpcUaNode(nt.get("twin", str, required=True), nt.get("signal", str),
                              node_id=nt.get("node_id", str), browse_path=nt.get("browse_path", str),
-                             unit=nt.get("unit", str))
+                             unit=nt.get("unit", str), property_name=nt.get("property", str))
             node.mapping()
         except InvalidInputError as exc:
             raise ConnectorConfigError(where, exc.message) from None

@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 TIME_FORMATS = ("auto", "iso", "s", "ms")
+TARGETS = ("telemetry", "property")
 MAX_RECORDS = 100_000
 _EPOCH_MS_THRESHOLD = 1e11  # 1e11 s is the year 5138; as milliseconds it is 1973
 _VARIABLE = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -227,6 +228,8 @@ class TopicMapping:
     time: JsonPointer | None = None
     time_format: str = "auto"
     units: tuple[tuple[str, UnitConversion], ...] = ()
+    #: "telemetry", or "property": the values are reported values of the twin's properties
+    target: str = "telemetry"
     #: twin id (or None) of topics seen, so that a busy topic is matched once
     _twins: dict[str, str | None] = field(default_factory=dict, init=False, repr=False,
                                           compare=False)
@@ -243,6 +246,7 @@ class TopicMapping:
         time: str | None = None,
         time_format: str = "auto",
         units: Mapping[str, str] | None = None,
+        target: str = "telemetry",
     ) -> TopicMapping:
         """Build and check a mapping; a :class:`MappingError` names what is wrong."""
         pattern = TopicPattern.parse(topic)
@@ -255,6 +259,8 @@ class TopicMapping:
                     f"name (it names: {', '.join(pattern.variables) or 'nothing'})")
         if qos not in (0, 1):
             raise MappingError(f"QoS must be 0 or 1, got {qos!r}")
+        if target not in TARGETS:
+            raise MappingError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
         if time_format not in TIME_FORMATS:
             raise MappingError(f"time_format must be one of {', '.join(TIME_FORMATS)}, "
                                f"got {time_format!r}")
@@ -272,7 +278,7 @@ class TopicMapping:
             conversions.append((name, conversion))
         return cls(pattern, twin, qos, JsonPointer.parse(records) if records is not None else None,
                    parsed_signals, JsonPointer.parse(time) if time is not None else None,
-                   time_format, tuple(conversions))
+                   time_format, tuple(conversions), target)
 
     def twin_id(self, topic: str) -> str | None:
         """The twin a topic feeds, None if the topic does not match."""
@@ -360,16 +366,21 @@ def _map_record(mapping: TopicMapping, twin_id: str, record: object, received: f
                     f"{conversion.target}, got {value!r}", pointer=_pointer_of(mapping, name))
             values[name] = conversion.apply(float(value))
     if time_pointer is None:
-        return Reading(twin_id, values, received)
-    raw = time_pointer.resolve(record, _MISSING)
-    # the common case first: epoch seconds as a JSON number
-    if (type(raw) is float or type(raw) is int) and mapping.time_format in ("auto", "s") \
-            and 0 <= raw < _EPOCH_MS_THRESHOLD:
-        return Reading(twin_id, values, float(raw))
-    if raw is _MISSING:
-        raise MappingError(f"no source time at {time_pointer.text}", pointer=time_pointer.text)
-    return Reading(twin_id, values,
-                   _parse_time(raw, mapping.time_format, f"source time at {time_pointer.text}"))
+        t = received
+    else:
+        raw = time_pointer.resolve(record, _MISSING)
+        # the common case first: epoch seconds as a JSON number
+        if (type(raw) is float or type(raw) is int) and mapping.time_format in ("auto", "s") \
+                and 0 <= raw < _EPOCH_MS_THRESHOLD:
+            t = float(raw)
+        elif raw is _MISSING:
+            raise MappingError(f"no source time at {time_pointer.text}",
+                               pointer=time_pointer.text)
+        else:
+            t = _parse_time(raw, mapping.time_format, f"source time at {time_pointer.text}")
+    if mapping.target == "telemetry":
+        return Reading(twin_id, values, t)
+    return Reading(twin_id, values, t, None, mapping.target)
 
 
 def _pointer_of(mapping: TopicMapping, name: str) -> str:

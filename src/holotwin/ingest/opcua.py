@@ -2,7 +2,8 @@
 
 The source connects to one server endpoint (anonymous or user name and password; a security
 policy optional), creates one data-change subscription with the configured publishing interval
-and monitors the configured nodes, each mapped to a (twin, signal). Every notification becomes a
+and monitors the configured nodes, each mapped to a twin's telemetry signal or to the reported value
+of one of its properties. Every notification becomes a
 :class:`~holotwin.ingest.source.RawMessage` on the node's address with the payload
 ``{"value": ..., "time": epoch s}``; the time is the DataValue's source timestamp, else its
 server timestamp, else the receive time. asyncua runs on its own asyncio loop in a thread.
@@ -43,16 +44,22 @@ _UNSAFE_TOPIC = re.compile(r"[+#{}]")
 @dataclass(frozen=True)
 class OpcUaNode:
     """One monitored node: ``node_id`` (``ns=2;s=Pump1.Speed``) or ``browse_path``
-    (qualified names from the Objects folder: ``2:Pump1/2:Speed``), its twin and signal, and
-    the unit of its value when it needs converting (see ``UNIT_CONVERSIONS``)."""
+    (qualified names from the Objects folder: ``2:Pump1/2:Speed``), its twin, and what its
+    value becomes there: a telemetry ``signal``, or the reported value of the twin property
+    ``property_name``
+    (a setpoint, a mode, a serial number: state rather than a stream); and the unit of its
+    value when it needs converting (see ``UNIT_CONVERSIONS``)."""
 
     twin: str
-    signal: str
+    signal: str | None = None
     node_id: str | None = None
     browse_path: str | None = None
     unit: str | None = None
+    property_name: str | None = None
 
     def __post_init__(self) -> None:
+        if (self.signal is None) == (self.property_name is None):
+            raise InvalidInputError("An OPC UA node maps to either a signal or a property")
         if (self.node_id is None) == (self.browse_path is None):
             raise InvalidInputError("An OPC UA node needs either node_id or browse_path")
         if self.node_id is not None and not _NODE_ID.match(self.node_id):
@@ -71,9 +78,12 @@ class OpcUaNode:
 
     def mapping(self) -> TopicMapping:
         topic = _UNSAFE_TOPIC.sub("_", self.address)
-        return TopicMapping.create(topic, self.twin, signals={self.signal: "/value"},
+        name = self.signal if self.signal is not None else self.property_name
+        assert name is not None
+        return TopicMapping.create(topic, self.twin, signals={name: "/value"},
                                    time="/time", time_format="s",
-                                   units={self.signal: self.unit} if self.unit else None)
+                                   units={name: self.unit} if self.unit else None,
+                                   target="telemetry" if self.signal is not None else "property")
 
 
 @dataclass(frozen=True)

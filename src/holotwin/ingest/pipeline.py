@@ -260,7 +260,8 @@ class IngestPipeline:
                 letters.append(dead_letter(message, "validate", reason, now))
                 lettered.append(message)
                 letter_index.append(group_index[index])
-            inserted = self.service.write_telemetry(prepared.points, prepared.models, letters)
+            inserted = self.service.write_telemetry(prepared.points, prepared.models, letters,
+                                                    properties=prepared.properties)
         except Exception as exc:  # noqa: BLE001 - any store failure: keep the batch, ack nothing
             reason = exc.message if isinstance(exc, HolotwinError) else f"{type(exc).__name__}: {exc}"
             log.warning("Ingestion could not write a batch of %d messages: %s", len(batch), reason)

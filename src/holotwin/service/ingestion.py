@@ -30,12 +30,14 @@ __all__ = ["PreparedTelemetry", "TelemetryMessage", "prepare_telemetry", "teleme
 
 
 class TelemetryMessage(NamedTuple):
-    """The values one record of a message gives one twin at one source ``time`` (epoch s)."""
+    """The values one record of a message gives one twin at one source ``time`` (epoch s):
+    telemetry signals, or with ``kind="property"`` reported values of top-level properties."""
 
     twin_id: str
     values: dict[str, Any]
     time: float
     message_id: str | None = None
+    kind: str = "telemetry"
 
 
 @dataclass
@@ -47,6 +49,9 @@ class PreparedTelemetry:
     points: list[TelemetryPoint] = field(default_factory=list)
     models: dict[str, str] = field(default_factory=dict)
     rejected: dict[int, str] = field(default_factory=dict)
+    #: reported property values: twin -> property -> (value, source time), the latest of the
+    #: batch for each property
+    properties: dict[str, dict[str, tuple[Any, float]]] = field(default_factory=dict)
 
 
 class _Invalid(Exception):
@@ -105,6 +110,7 @@ def prepare_telemetry(
     points_out = out.points
     for index, group in enumerate(groups):
         mine: list[TelemetryPoint] = []
+        reports: list[TelemetryMessage] = []
         k = 0
         try:
             for k, m in enumerate(group):  # noqa: B007 - k names the record at fault
@@ -115,6 +121,12 @@ def prepare_telemetry(
                 if not isinstance(values, dict) or not values:
                     raise _Invalid("A telemetry message must be a JSON object holding at "
                                    "least one name: value")
+                if m.kind != "telemetry":
+                    iface = interfaces.get(model_id)
+                    if iface is None:
+                        iface = interfaces[model_id] = service.registry.require(model_id)
+                    reports.append(_check_report(iface, m))
+                    continue
                 for name, value in values.items():
                     key = (model_id, name)
                     found = checks.get(key)
@@ -147,7 +159,24 @@ def prepare_telemetry(
             out.rejected[index] = f"{_where(group, k)}{exc.message}"
             continue
         points_out.extend(mine)
+        for m in reports:
+            latest = out.properties.setdefault(m.twin_id, {})
+            for name, value in m.values.items():
+                if name not in latest or m.time >= latest[name][1]:
+                    latest[name] = (value, m.time)
     return out
+
+
+def _check_report(iface: Interface, m: TelemetryMessage) -> TelemetryMessage:
+    """A report of property values, checked against the twin's model."""
+    if m.kind != "property":
+        raise _Invalid(f"Unknown reading kind {m.kind!r} (telemetry or property)")
+    for name, value in m.values.items():
+        prop = iface.properties.get(name)
+        if prop is None:
+            raise _Invalid(f"Model {iface.id} has no property '{name}'")
+        prop.schema.validate(value, f"/{name}")
+    return m
 
 
 def _where(group: Sequence[TelemetryMessage], k: int) -> str:

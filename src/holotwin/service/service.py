@@ -8,6 +8,7 @@ events exist.
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -17,9 +18,11 @@ from typing import Any
 from holotwin.clock import Clock, SystemClock, to_iso
 from holotwin.errors import (
     ConflictError,
+    HolotwinError,
     InvalidInputError,
     NotFoundError,
     PreconditionFailedError,
+    StoreError,
 )
 from holotwin.models import ModelRegistry
 from holotwin.service.ingestion import (
@@ -49,10 +52,13 @@ from holotwin.twins import (
     merge_patch_twin_document,
     patch_relationship,
     patch_twin_document,
+    report_properties,
     set_desired,
 )
 
 __all__ = ["TwinService", "WriteResult"]
+
+log = logging.getLogger("holotwin.service")
 
 MAX_ID_LENGTH = 256
 
@@ -521,14 +527,19 @@ class TwinService:
         dead_letters: Sequence[DeadLetter] = (),
         *,
         event_data: dict[str, Any] | None = None,
+        properties: Mapping[str, Mapping[str, tuple[Any, float]]] | None = None,
     ) -> int:
-        """Write readings, their ``telemetry`` events and the batch's dead letters in one
-        transaction: the batch path for ingestion. Returns how many readings were new.
+        """Write readings, their ``telemetry`` events, reported property values and the batch's
+        dead letters in one transaction: the batch path for ingestion. Returns how many
+        readings were new.
 
         Each twin with new readings gets one event (``models`` gives each twin's model id); its
         data is ``event_data`` when given (one message's own fields, for one twin), else
         :func:`~holotwin.service.ingestion.telemetry_summary` of the twin's NEW readings, so a
         redelivery adds no event and the events' ``readings`` add up to the readings stored.
+        ``properties`` (twin -> property -> (value, source time)) are applied as
+        :func:`~holotwin.twins.report_properties` does: stale or repeated reports change
+        nothing, a newer one updates the twin (revision, ``twin.updated`` event).
         """
         now = self.clock.now()
         with self.store.transaction() as tx:
@@ -546,9 +557,37 @@ class TwinService:
                                event_data if event_data is not None else telemetry_summary(mine))
                       for twin_id, mine in by_twin.items()]
             seqs = tx.append_events(events)
+            for twin_id, reports in (properties or {}).items():
+                seqs += self._report_in(tx, twin_id, reports, now)
             tx.put_dead_letters(dead_letters)
         self._notify(seqs)
         return len(fresh)
+
+    def _report_in(self, tx: Transaction, twin_id: str,
+                   reports: Mapping[str, tuple[Any, float]], now: float) -> list[int]:
+        current = tx.get_twin(twin_id)
+        if current is None:
+            log.warning("Reported properties for twin '%s' dropped: it was deleted", twin_id)
+            return []
+        try:
+            change = report_properties(current.document, reports, self.registry, to_iso(now))
+        except StoreError:
+            raise
+        except HolotwinError as exc:  # checked before; only a concurrent model change gets here
+            log.warning("Reported properties for twin '%s' dropped: %s", twin_id, exc.message)
+            return []
+        if not change.changed:
+            return []
+        return self._write_twin(tx, "twin.updated", twin_id, change, current.revision + 1,
+                                now)[1]
+
+    def report_properties(self, twin_id: str, reports: Mapping[str, tuple[Any, float]]
+                          ) -> dict[str, Any]:
+        """Set reported values with their source times (epoch s) as a device reports them;
+        stale reports are skipped (see :func:`holotwin.twins.report_properties`)."""
+        return self._update(
+            twin_id, None,
+            lambda doc, now: report_properties(doc, reports, self.registry, now))
 
     def prepare_telemetry(
         self, groups: Sequence[Sequence[TelemetryMessage]]

@@ -6,6 +6,7 @@ from holotwin.twins.document import (
     create_twin_document,
     merge_patch_twin_document,
     patch_twin_document,
+    report_properties,
     set_desired,
 )
 from holotwin.twins.events import EVENT_KINDS, ChangeEvent, NewEvent
@@ -26,5 +27,6 @@ __all__ = [
     "patch_relationship",
     "patch_twin_document",
     "relationship_of",
+    "report_properties",
     "set_desired",
 ]

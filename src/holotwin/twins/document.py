@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from holotwin.clock import from_iso
+from holotwin.clock import from_iso, to_iso
 from holotwin.errors import InvalidInputError, PatchError, PropertyValueError
 from holotwin.models import Interface, ModelRegistry
 from holotwin.twins.patch import apply_json_patch, apply_merge_patch, parse_pointer
@@ -37,6 +37,7 @@ __all__ = [
     "create_twin_document",
     "merge_patch_twin_document",
     "patch_twin_document",
+    "report_properties",
     "set_desired",
 ]
 
@@ -388,3 +389,33 @@ def ack_desired(
     after["$metadata"][prop] = new_entry
     after["$metadata"]["$lastUpdateTime"] = now
     return TwinChange(after, [f"/{prop}"])
+
+
+def report_properties(
+    doc: Mapping[str, Any],
+    reports: Mapping[str, tuple[object, float]],
+    registry: ModelRegistry,
+    now: str,
+) -> TwinChange:
+    """Set reported values of top-level properties as a device reported them: ``reports``
+    maps a property to (value, source time in epoch s), and the time becomes the property's
+    ``sourceTime``. A report no newer than the property's current ``sourceTime`` is stale (a
+    redelivery, or overtaken by a newer report) and skipped, so replaying reports is harmless
+    and they may arrive out of order. Nothing applied: an empty ``changed``."""
+    after = copy.deepcopy(_patchable(doc))
+    meta = after.setdefault("$metadata", {})
+    applied = False
+    for prop, (value, t) in reports.items():
+        entry = meta.get(prop)
+        entry = dict(entry) if isinstance(entry, dict) else {}
+        current = entry.get("sourceTime")
+        if isinstance(current, str) and from_iso(current) >= t:
+            continue
+        after[prop] = value
+        entry["sourceTime"] = to_iso(t)
+        meta[prop] = entry
+        applied = True
+    if not applied:
+        return TwinChange(copy.deepcopy(dict(doc)), [])
+    after["$dtId"] = doc["$dtId"]
+    return _finish(doc, after, registry, now, new=False)
