@@ -163,8 +163,40 @@ def test_broker_restart_loses_and_doubles_nothing(
         wait_for(lambda: len(stored_times(db, "m1", "temperature")) >= N,
                  "every reading in the store", 20)
         assert ingest.terminate() == 0, ingest.output
+        assert "had no session" not in ingest.output  # the broker kept it across the restart
     finally:
         publisher.close()
         if ingest.process.poll() is None:
             ingest.kill()
     check_exactly_once(db)
+
+
+def test_a_reconnect_that_finds_no_session_is_reported(
+    broker: PrivateBroker, data_dir: Path, prefix: str,
+) -> None:
+    """A broker that lost its sessions (restarted without its persistence file) may have lost
+    messages meant for us: the source says so in its status and the log."""
+    from holotwin.ingest import IngestPipeline, MqttConfig, MqttSource, TopicMapping
+
+    service = TwinService(SqliteStore(data_dir / "holotwin.db"))
+    source = MqttSource(MqttConfig(
+        name="lossy", client_id=f"holotwin-{uuid.uuid4().hex[:8]}", host="127.0.0.1",
+        port=broker.port, session_expiry=300, reconnect_min_delay=1, reconnect_max_delay=1,
+        subscriptions=(TopicMapping.create(f"{prefix}/{{machine}}/telemetry", "{machine}"),)))
+    pipeline = IngestPipeline(service)
+    source.start(pipeline)
+    try:
+        assert source.wait_connected(10)
+        broker.restart()  # sessions saved and restored: nothing to report
+        wait_for(lambda: source.connected and source.status()["lastError"] is not None,
+                 "the reconnect after a restart", 15)
+        assert source.sessions_lost == 0
+        broker.stop()
+        (broker.directory / "mosquitto.db").unlink()
+        broker.start()
+        wait_for(lambda: source.sessions_lost == 1 and source.connected,
+                 "the reconnect to a broker without our session", 15)
+        assert "had no session" in (source.status()["lastError"] or "")
+    finally:
+        source.stop()
+        service.close()

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from holotwin.clock import SystemClock
+from holotwin.errors import InvalidInputError
 from holotwin.ingest import (
     IngestPipeline,
     MqttConfig,
@@ -137,6 +138,8 @@ def test_single_and_batched_messages_are_stored(
     publisher.send(f"{prefix}/l1/m2/batch", json.dumps(
         {"rows": [{"ts": T0 + i, "temp": 30.0 + i} for i in range(5)]}), qos)
     wait_for(lambda: len(temps(plant, "m2")) == 5 and len(temps(plant)) == 1, "the readings")
+    # counters move after the commit, when the messages are acknowledged
+    wait_for(lambda: source.status()["written"] == 2, "the acknowledgements")
     assert temps(plant) == [(T0, 20.5)]
     assert temps(plant, "m2")[-1] == (T0 + 4, 34.0)
     status = source.status()
@@ -173,6 +176,7 @@ def test_bad_payloads_become_dead_letters_and_ingestion_goes_on(
     publisher.send(topic, json.dumps({"ts": T0 + 5, "temperature": 42.0}))
     wait_for(lambda: plant.count_dead_letters() == 4 and len(temps(plant)) == 1,
              "four dead letters and the good reading")
+    wait_for(lambda: source.status()["written"] == 1, "the acknowledgements")
     letters = plant.list_dead_letters()
     assert [d.stage for d in letters] == ["decode", "decode", "validate", "validate"]
     assert "Malformed JSON" in letters[0].reason
@@ -196,3 +200,34 @@ def test_a_redelivered_message_is_stored_once(
     wait_for(lambda: source.status()["written"] == 2, "both deliveries to be processed")
     assert temps(plant) == [(T0, 3.5)]
     assert len(plant.read_events(after=seq, kinds=["telemetry"])) == 1
+
+
+def test_workers_in_a_shared_group_split_the_stream(
+    prefix: str, publisher: Publisher, plant: TwinService, pipeline: IngestPipeline,
+) -> None:
+    """Two sources in one MQTT v5 shared subscription group: each message reaches one of them,
+    both take part, every reading is stored once."""
+    group = f"g{uuid.uuid4().hex[:6]}"
+    workers = []
+    for n in range(2):
+        worker = MqttSource(MqttConfig(
+            name=f"worker-{n}", client_id=f"holotwin-{uuid.uuid4().hex[:8]}", host=HOST,
+            port=PORT, session_expiry=60, shared_group=group,
+            subscriptions=(TopicMapping.create(f"{prefix}/{{machine}}/telemetry", "{machine}",
+                                               time="/ts"),)))
+        worker.start(pipeline)
+        workers.append(worker)
+    try:
+        assert all(w.wait_connected(10) for w in workers)
+        assert workers[0].subscriptions() == [(f"$share/{group}/{prefix}/+/telemetry", 1)]
+        for i in range(60):
+            publisher.send(f"{prefix}/m1/telemetry", json.dumps({"ts": T0 + i, "temperature": i}))
+        wait_for(lambda: len(temps(plant)) == 60, "every reading")
+        got = [w.status()["received"] for w in workers]
+        assert sum(got) == 60 and min(got) > 0, got
+    finally:
+        for w in workers:
+            w.stop()
+    assert temps(plant) == [(T0 + i, float(i)) for i in range(60)]
+    with pytest.raises(InvalidInputError, match="shared_group"):
+        MqttConfig(name="x", client_id="x", subscriptions=(), shared_group="a/b")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from holotwin.clock import ManualClock, to_iso
-from holotwin.errors import StoreError
+from holotwin.errors import InvalidInputError, StoreError
 from holotwin.ingest import (
     IngestPipeline,
     InProcessSource,
@@ -272,3 +272,49 @@ def test_the_worker_writes_in_the_background(
     assert pipeline.readings == 100
     pipeline.stop()
     assert acked.is_set() and len(_temps(plant)) == 120
+
+
+def test_max_pending_holds_the_source_while_the_store_is_down(
+    plant: TwinService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline, source = _setup(plant, max_batch=5, max_pending=10, max_delay=0.0,
+                              retry_delay=0.05, max_retry_delay=0.05)
+    real = plant.write_telemetry
+    down = threading.Event()
+    down.set()
+
+    def flaky(*args: Any, **kwargs: Any) -> int:
+        if down.is_set():
+            raise StoreError("PostgreSQL is unavailable: connection refused")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(plant, "write_telemetry", flaky)
+    published = []
+
+    def publish() -> None:
+        for i in range(40):
+            source.publish("plant/l1/m1/telemetry", _msg(T0 + i, temperature=float(i)))
+            published.append(i)
+
+    pipeline.start()
+    publisher = threading.Thread(target=publish, daemon=True)
+    publisher.start()
+    try:
+        deadline = time.monotonic() + 10
+        while pipeline.waits == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)  # the publisher stays held while the store is down
+        assert publisher.is_alive() and pipeline.waits >= 1
+        assert len(published) <= 10 + 5 + 1  # queued + the failed batch + the one held
+        assert pipeline.pending <= 10 + 5
+        down.clear()
+        publisher.join(10)
+        assert not publisher.is_alive() and len(published) == 40
+    finally:
+        pipeline.stop()
+    assert _temps(plant) == [(T0 + i, float(i)) for i in range(40)]
+
+
+def test_max_pending_must_hold_a_batch() -> None:
+    with pytest.raises(InvalidInputError, match="max_pending"):
+        PipelineSettings(max_batch=100, max_pending=50)

@@ -6,6 +6,7 @@
     max_batch = 500            # messages per transaction
     max_delay_ms = 50          # longest wait for a batch to fill
     max_payload_bytes = 1048576
+    max_pending = 20000        # queued messages before sources are held (backpressure)
 
     [[connector]]
     name = "plant-broker"
@@ -173,11 +174,15 @@ def parse_connectors(data: Mapping[str, Any], origin: str = "<connectors>") -> C
 
 def _pipeline(data: Mapping[str, Any], where: str) -> PipelineSettings:
     t = _Table(data, where)
-    settings = PipelineSettings(
-        max_batch=t.integer("max_batch", 500, 1, 100_000),
-        max_delay=t.integer("max_delay_ms", 50, 0, 60_000) / 1000.0,
-        max_payload=t.integer("max_payload_bytes", 1024 * 1024, 1, 256 * 1024 * 1024),
-    )
+    try:
+        settings = PipelineSettings(
+            max_batch=t.integer("max_batch", 500, 1, 100_000),
+            max_delay=t.integer("max_delay_ms", 50, 0, 60_000) / 1000.0,
+            max_payload=t.integer("max_payload_bytes", 1024 * 1024, 1, 256 * 1024 * 1024),
+            max_pending=t.integer("max_pending", 20_000, 1, 10_000_000),
+        )
+    except InvalidInputError as exc:
+        raise ConnectorConfigError(where, exc.message) from None
     t.finish()
     return settings
 
@@ -207,21 +212,25 @@ def _mqtt(t: _Table, name: str) -> MqttConfig:
     high = t.integer("reconnect_max_delay", 60, 1, 3600)
     if high < low:
         raise t.fail("reconnect_max_delay", f"must be at least reconnect_min_delay ({low})")
-    config = MqttConfig(
-        name=name,
-        client_id=t.get("client_id", str, f"holotwin-{name}"),
-        subscriptions=mappings,
-        host=t.get("host", str, "127.0.0.1"),
-        port=t.integer("port", 1883, 1, 65535),
-        username=t.get("username", str),
-        password=password,
-        tls=tls,
-        keepalive=t.integer("keepalive", 30, 5, 65535),
-        session_expiry=t.integer("session_expiry", 3600, 0, 0xFFFFFFFF),
-        reconnect_min_delay=low,
-        reconnect_max_delay=high,
-        desired=desired,
-    )
+    try:
+        config = MqttConfig(
+            name=name,
+            client_id=t.get("client_id", str, f"holotwin-{name}"),
+            subscriptions=mappings,
+            host=t.get("host", str, "127.0.0.1"),
+            port=t.integer("port", 1883, 1, 65535),
+            username=t.get("username", str),
+            password=password,
+            tls=tls,
+            keepalive=t.integer("keepalive", 30, 5, 65535),
+            session_expiry=t.integer("session_expiry", 3600, 0, 0xFFFFFFFF),
+            reconnect_min_delay=low,
+            reconnect_max_delay=high,
+            desired=desired,
+            shared_group=t.get("shared_group", str),
+        )
+    except InvalidInputError as exc:
+        raise ConnectorConfigError(t.where, exc.message) from None
     t.finish()
     return config
 

@@ -20,6 +20,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from holotwin.errors import InvalidInputError
 from holotwin.ingest.commands import DesiredMapping, DesiredStateBridge
 from holotwin.ingest.mapping import TopicMapping
 from holotwin.ingest.source import RawMessage, Source, SourceError
@@ -59,6 +60,15 @@ class MqttConfig:
     reconnect_min_delay: int = 1
     reconnect_max_delay: int = 60
     desired: tuple[DesiredMapping, ...] = ()
+    #: subscribe as a member of this MQTT v5 shared subscription group ($share/GROUP/filter):
+    #: the broker hands each message to ONE member, so several ingest workers share a stream
+    shared_group: str | None = None
+
+    def __post_init__(self) -> None:
+        group = self.shared_group
+        if group is not None and (not group or any(c in group for c in "/+#")):
+            raise InvalidInputError(
+                f"shared_group must be a non-empty name without / + or #, got {group!r}")
 
 
 def _paho() -> Any:
@@ -78,6 +88,9 @@ class MqttSource(Source):
     def __init__(self, config: MqttConfig) -> None:
         super().__init__(config.name, config.subscriptions)
         self.config = config
+        self._sessions = 0  # connections made so far
+        #: reconnects on which the broker had lost this client's session
+        self.sessions_lost = 0
         self._client: Any = None
         self._pipeline: IngestPipeline | None = None
         self._connected = threading.Event()
@@ -88,10 +101,13 @@ class MqttSource(Source):
         return self._connected.is_set()
 
     def subscriptions(self) -> list[tuple[str, int]]:
-        """(MQTT filter, QoS) per distinct filter; the highest QoS wins."""
+        """(MQTT filter, QoS) per distinct filter; the highest QoS wins. Data subscriptions
+        join ``shared_group`` when set; device reports of desired mappings never do (the
+        connector that sends a command must see the answer)."""
         qos: dict[str, int] = {}
+        share = f"$share/{self.config.shared_group}/" if self.config.shared_group else ""
         for m in self.mappings:
-            sub = m.topic.subscription
+            sub = share + m.topic.subscription
             qos[sub] = max(qos.get(sub, 0), m.qos)
         for d in self.config.desired:
             sub = d.report_topic.subscription
@@ -162,6 +178,14 @@ class MqttSource(Source):
             return
         log.info("MQTT connector '%s' connected to %s:%s (session present: %s)", self.name,
                  self.config.host, self.config.port, flags.session_present)
+        if self._sessions and not flags.session_present and self.config.session_expiry > 0:
+            # the broker lost our session (restarted without persistence, or it expired):
+            # QoS 1 messages published while we were away are gone
+            self.sessions_lost += 1
+            self._error(f"Reconnected to {self.config.host}:{self.config.port} but the broker "
+                        "had no session for this client: messages sent while disconnected "
+                        "may be lost (broker persistence off, or session_expiry too short?)")
+        self._sessions += 1
         subs = self.subscriptions()
         if subs:
             client.subscribe(subs)

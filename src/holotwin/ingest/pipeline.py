@@ -49,19 +49,25 @@ DEAD_LETTER_PAYLOAD_LIMIT = 64 * 1024
 @dataclass(frozen=True)
 class PipelineSettings:
     """``max_batch`` messages, ``max_delay`` seconds, ``max_payload`` bytes per message;
-    ``retry_delay``..``max_retry_delay`` seconds between attempts while the store fails."""
+    ``retry_delay``..``max_retry_delay`` seconds between attempts while the store fails;
+    ``max_pending`` messages queued before :meth:`IngestPipeline.submit` blocks its caller
+    (backpressure: an MQTT source then stops reading, and the broker keeps the rest)."""
 
     max_batch: int = 500
     max_delay: float = 0.05
     max_payload: int = 1024 * 1024
     retry_delay: float = 0.2
     max_retry_delay: float = 10.0
+    max_pending: int = 20_000
 
     def __post_init__(self) -> None:
         if self.max_batch < 1:
             raise InvalidInputError(f"max_batch must be at least 1, got {self.max_batch}")
         if not self.max_delay >= 0:
             raise InvalidInputError(f"max_delay must be >= 0 seconds, got {self.max_delay}")
+        if self.max_pending < self.max_batch:
+            raise InvalidInputError(f"max_pending ({self.max_pending}) must be at least "
+                                    f"max_batch ({self.max_batch})")
         if self.max_payload < 1:
             raise InvalidInputError(f"max_payload must be at least 1 byte, got {self.max_payload}")
         if not 0 < self.retry_delay <= self.max_retry_delay:
@@ -141,6 +147,8 @@ class IngestPipeline:
         #: batches committed, and new readings they stored (duplicates not counted)
         self.batches = 0
         self.readings = 0
+        #: times submit() had to wait because max_pending messages were queued
+        self.waits = 0
 
     # sources -------------------------------------------------------------------------------
     def attach(self, source: Source) -> None:
@@ -155,11 +163,20 @@ class IngestPipeline:
             del self._sources[source.name]
 
     def submit(self, message: RawMessage) -> None:
-        """Queue a message (thread-safe; returns at once)."""
+        """Queue a message (thread-safe). Returns at once, unless ``max_pending`` messages are
+        queued while the background worker runs: then it waits until the worker has taken a
+        batch (the store may be down; nothing is dropped)."""
         source = self._sources.get(message.source)
         if source is not None:
             source.stats.add(received=1)
         with self._cond:
+            if len(self._pending) >= self.settings.max_pending and self._worker is not None:
+                log.warning("Ingestion has %d messages queued (max_pending); holding the "
+                            "source until the store catches up", len(self._pending))
+                self.waits += 1
+                while (len(self._pending) >= self.settings.max_pending
+                       and self._worker is not None and not self._stopping):
+                    self._cond.wait(1.0)
             if not self._pending:
                 self._first = self.clock.now()
             self._pending.append(_Queued(message, source))
@@ -192,6 +209,8 @@ class IngestPipeline:
             batch = self._pending[: self.settings.max_batch]
             del self._pending[: self.settings.max_batch]
             self._first = self.clock.now() if self._pending else None
+            if batch:
+                self._cond.notify_all()  # a submit() held by max_pending may go on
             return batch
 
     def flush_due(self) -> int:
