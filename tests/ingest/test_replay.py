@@ -190,3 +190,43 @@ def test_replay_connector_from_toml(plant: TwinService, tmp_path: Path) -> None:
 
 def test_doctests() -> None:
     assert doctest.testmod(replay_module).failed == 0
+
+
+def test_the_replay_command_loads_a_file_once(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from holotwin.cli.main import cli
+    from holotwin.store import SqliteStore
+    from tests.conftest import PLANT_MODELS, machine
+
+    data = tmp_path / "data"
+    service = TwinService(SqliteStore(data / "holotwin.db"))
+    service.add_models(PLANT_MODELS)
+    service.put_twin("m1", machine("m1"))
+    service.close()
+    csv_file = tmp_path / "m1.csv"
+    csv_file.write_text("time,temperature\n2024-01-01T00:00:00Z,68\n"
+                        "2024-01-01T00:00:10Z,212\n2024-01-01T00:00:20Z,hot\n")
+    runner = CliRunner()
+    args = ["--data-dir", str(data), "replay", str(csv_file), "--twin", "m1",
+            "--unit", "temperature=degreeFahrenheit"]
+    out = runner.invoke(cli, args)
+    assert out.exit_code == 0, out.output
+    assert "Replayed 3 of 3 rows of m1.csv" in out.output
+    assert "2 new readings, 1 rows dead-lettered" in out.output
+    again = runner.invoke(cli, args)  # loading the same file twice doubles nothing
+    assert again.exit_code == 0 and "0 new readings" in again.output, again.output
+    service = TwinService(SqliteStore(data / "holotwin.db"))
+    try:
+        got = [(p.time, round(p.value or 0, 6))
+               for p in service.telemetry_history("m1", "temperature", 0, 2e9)]
+        assert got == [(1704067200.0, 20.0), (1704067210.0, 100.0)]
+    finally:
+        service.close()
+    bad = runner.invoke(cli, ["--data-dir", str(data), "replay", str(tmp_path / "none.csv"),
+                              "--twin", "m1"])
+    assert bad.exit_code == 1 and "does not exist" in bad.output
+    bad = runner.invoke(cli, ["--data-dir", str(data), "replay", str(csv_file), "--unit", "x"])
+    assert bad.exit_code == 2 and "SIGNAL=UNIT" in bad.output
+    bad = runner.invoke(cli, ["--data-dir", str(data), "replay", str(csv_file)])
+    assert bad.exit_code == 1 and "twin" in bad.output

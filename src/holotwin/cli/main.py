@@ -10,7 +10,7 @@ import click
 from holotwin import __version__
 from holotwin.cli.context import CliContext, CliError
 from holotwin.cli.deadletters import deadletters
-from holotwin.cli.ingest import ingest
+from holotwin.cli.ingest import ingest, replay
 from holotwin.cli.keys import keys
 from holotwin.cli.models import models
 from holotwin.cli.serve import demo, serve
@@ -28,6 +28,7 @@ Examples:
   holotwin twins get machine-1-1
   holotwin keys create ci --scope write
   holotwin serve --connectors connectors.toml   ingest from MQTT as configured
+  holotwin replay pump-1.csv --twin pump-1   load recorded telemetry (CSV or Parquet)
   holotwin deadletters list --limit 20   messages ingestion could not use
   holotwin --store postgresql://holotwin@db/holotwin serve --host 0.0.0.0 --auth
 """
@@ -69,6 +70,7 @@ cli.add_command(twins)
 cli.add_command(keys)
 cli.add_command(deadletters)
 cli.add_command(ingest)
+cli.add_command(replay)
 
 
 def main() -> None:
