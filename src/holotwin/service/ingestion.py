@@ -14,17 +14,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from holotwin.clock import to_iso
 from holotwin.errors import HolotwinError, StoreError
-from holotwin.models import Interface
+from holotwin.models import Interface, ModelRegistry
 from holotwin.models.primitives import PrimitiveSchema
 from holotwin.service.telemetry import MAX_SIGNAL_NAME
-from holotwin.store.base import TelemetryPoint
+from holotwin.store.base import Store, TelemetryPoint
 
-if TYPE_CHECKING:
-    from holotwin.service.service import TwinService
+
+class _Service(Protocol):
+    store: Store
+    registry: ModelRegistry
 
 __all__ = ["PreparedTelemetry", "TelemetryMessage", "prepare_telemetry", "telemetry_summary"]
 
@@ -98,7 +100,7 @@ def telemetry_summary(points: Sequence[TelemetryPoint]) -> dict[str, Any]:
 
 
 def prepare_telemetry(
-    service: TwinService, groups: Sequence[Sequence[TelemetryMessage]]
+    service: _Service, groups: Sequence[Sequence[TelemetryMessage]]
 ) -> PreparedTelemetry:
     """Validate every message against its twin's model; return the readings of the groups
     accepted. Readings repeated within the batch are left to the store's insert, which keeps

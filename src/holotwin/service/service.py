@@ -11,34 +11,23 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from holotwin.clock import Clock, SystemClock, to_iso
 from holotwin.errors import (
     ConflictError,
-    HolotwinError,
     InvalidInputError,
     NotFoundError,
     PreconditionFailedError,
-    StoreError,
 )
 from holotwin.models import ModelRegistry
-from holotwin.service.ingestion import (
-    PreparedTelemetry,
-    TelemetryMessage,
-    prepare_telemetry,
-    telemetry_summary,
-)
 from holotwin.service.query import run_query
-from holotwin.service.telemetry import message_to_points
+from holotwin.service.readings import TelemetryMethods
 from holotwin.store.base import (
-    Bucket,
-    DeadLetter,
     ModelRecord,
     Store,
-    TelemetryPoint,
     Transaction,
     TwinRecord,
 )
@@ -52,7 +41,6 @@ from holotwin.twins import (
     merge_patch_twin_document,
     patch_relationship,
     patch_twin_document,
-    report_properties,
     set_desired,
 )
 
@@ -95,7 +83,7 @@ class WriteResult:
     created: bool = False
 
 
-class TwinService:
+class TwinService(TelemetryMethods):
     """Models, twins, relationships, telemetry and the change log of one holotwin instance."""
 
     def __init__(self, store: Store, clock: Clock | None = None) -> None:
@@ -487,147 +475,6 @@ class TwinService:
         if self.store.get_twin(target_id) is None:
             raise NotFoundError("twin", target_id)
         return self.store.list_incoming(target_id)
-
-    # telemetry -------------------------------------------------------------------------------
-    def publish_telemetry(
-        self,
-        twin_id: str,
-        payload: object,
-        *,
-        message_id: str | None = None,
-        source_time: float | None = None,
-        component: str | None = None,
-    ) -> int:
-        """Store one telemetry message; return how many readings were new (duplicates of a
-        (twin, signal, source time) already stored are skipped)."""
-        record = self.store.get_twin(twin_id)
-        if record is None:
-            raise NotFoundError("twin", twin_id)
-        iface = self.registry.require(record.model_id)
-        if component is not None:
-            comp = iface.components.get(component)
-            if comp is None:
-                raise NotFoundError("component", f"{twin_id}/{component}",
-                                    f"Model {iface.id} has no component '{component}'")
-            iface = self.registry.require(comp.schema)
-        now = self.clock.now()
-        t = now if source_time is None else source_time
-        points = message_to_points(twin_id, payload, iface, t, component)
-        data: dict[str, Any] = {"values": payload, "sourceTime": to_iso(t)}
-        if message_id:
-            data["messageId"] = message_id
-        if component:
-            data["component"] = component
-        return self.write_telemetry(points, {twin_id: record.model_id}, event_data=data)
-
-    def write_telemetry(
-        self,
-        points: Sequence[TelemetryPoint],
-        models: Mapping[str, str],
-        dead_letters: Sequence[DeadLetter] = (),
-        *,
-        event_data: dict[str, Any] | None = None,
-        properties: Mapping[str, Mapping[str, tuple[Any, float]]] | None = None,
-    ) -> int:
-        """Write readings, their ``telemetry`` events, reported property values and the batch's
-        dead letters in one transaction: the batch path for ingestion. Returns how many
-        readings were new.
-
-        Each twin with new readings gets one event (``models`` gives each twin's model id); its
-        data is ``event_data`` when given (one message's own fields, for one twin), else
-        :func:`~holotwin.service.ingestion.telemetry_summary` of the twin's NEW readings, so a
-        redelivery adds no event and the events' ``readings`` add up to the readings stored.
-        ``properties`` (twin -> property -> (value, source time)) are applied as
-        :func:`~holotwin.twins.report_properties` does: stale or repeated reports change
-        nothing, a newer one updates the twin (revision, ``twin.updated`` event).
-        """
-        now = self.clock.now()
-        with self.store.transaction() as tx:
-            flags = tx.insert_telemetry_flags(points)
-            fresh = [p for p, new in zip(points, flags, strict=True) if new]
-            by_twin: dict[str, list[TelemetryPoint]] = {}
-            for p in fresh:
-                mine = by_twin.get(p.twin_id)
-                if mine is None:
-                    mine = by_twin[p.twin_id] = []
-                mine.append(p)
-            if event_data is not None and len(by_twin) > 1:
-                raise InvalidInputError("event_data is for the readings of one twin")
-            events = [NewEvent("telemetry", now, twin_id, models[twin_id],
-                               event_data if event_data is not None else telemetry_summary(mine))
-                      for twin_id, mine in by_twin.items()]
-            seqs = tx.append_events(events)
-            for twin_id, reports in (properties or {}).items():
-                seqs += self._report_in(tx, twin_id, reports, now)
-            tx.put_dead_letters(dead_letters)
-        self._notify(seqs)
-        return len(fresh)
-
-    def _report_in(self, tx: Transaction, twin_id: str,
-                   reports: Mapping[str, tuple[Any, float]], now: float) -> list[int]:
-        current = tx.get_twin(twin_id)
-        if current is None:
-            log.warning("Reported properties for twin '%s' dropped: it was deleted", twin_id)
-            return []
-        try:
-            change = report_properties(current.document, reports, self.registry, to_iso(now))
-        except StoreError:
-            raise
-        except HolotwinError as exc:  # checked before; only a concurrent model change gets here
-            log.warning("Reported properties for twin '%s' dropped: %s", twin_id, exc.message)
-            return []
-        if not change.changed:
-            return []
-        return self._write_twin(tx, "twin.updated", twin_id, change, current.revision + 1,
-                                now)[1]
-
-    def report_properties(self, twin_id: str, reports: Mapping[str, tuple[Any, float]]
-                          ) -> dict[str, Any]:
-        """Set reported values with their source times (epoch s) as a device reports them;
-        stale reports are skipped (see :func:`holotwin.twins.report_properties`)."""
-        return self._update(
-            twin_id, None,
-            lambda doc, now: report_properties(doc, reports, self.registry, now))
-
-    def prepare_telemetry(
-        self, groups: Sequence[Sequence[TelemetryMessage]]
-    ) -> PreparedTelemetry:
-        """Validate a batch of messages (groups of readings, one group per raw message)
-        against their twins' models; see :func:`holotwin.service.ingestion.prepare_telemetry`."""
-        return prepare_telemetry(self, groups)
-
-    # dead letters ----------------------------------------------------------------------------
-    def list_dead_letters(self, after_id: int = 0, limit: int = 100) -> list[DeadLetter]:
-        if limit < 1 or after_id < 0:
-            raise InvalidInputError(
-                f"Dead letters: 'after' must be >= 0 and 'limit' >= 1, got {after_id}, {limit}")
-        return self.store.list_dead_letters(after_id, limit)
-
-    def count_dead_letters(self) -> int:
-        return self.store.count_dead_letters()
-
-    def telemetry_history(
-        self, twin_id: str, signal: str, start: float, end: float, limit: int = 10000
-    ) -> list[TelemetryPoint]:
-        if end <= start:
-            raise InvalidInputError("The end of a time range must be after its start")
-        return self.store.telemetry_range(twin_id, signal, start, end, limit)
-
-    def telemetry_aggregate(
-        self, twin_id: str, signal: str, start: float, end: float, interval: float
-    ) -> list[Bucket]:
-        if end <= start:
-            raise InvalidInputError("The end of a time range must be after its start")
-        if not interval > 0:
-            raise InvalidInputError(f"The aggregation interval must be positive, got {interval}")
-        if (end - start) / interval > 100_000:
-            raise InvalidInputError("Too many buckets (over 100,000); use a longer interval")
-        return self.store.telemetry_buckets(twin_id, signal, start, end, interval)
-
-    def latest_telemetry(self, twin_id: str) -> list[TelemetryPoint]:
-        if self.store.get_twin(twin_id) is None:
-            raise NotFoundError("twin", twin_id)
-        return self.store.latest_telemetry(twin_id)
 
     # change feed -----------------------------------------------------------------------------
     def read_events(
