@@ -61,7 +61,9 @@ class PrivateBroker:
     """``mosquitto -c conf`` on a free loopback port, persisting sessions and QoS 1 queues to
     ``directory`` (written when the broker shuts down: a SIGTERM, not a crash)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, listener: str = "", anonymous: bool = True) -> None:
+        """``listener``: more lines for the listener (TLS files...); ``anonymous``: whether
+        clients may connect without a user name."""
         binary = shutil.which("mosquitto")
         require(binary is not None, "no mosquitto binary on PATH for a private broker")
         assert binary is not None
@@ -72,7 +74,8 @@ class PrivateBroker:
         self.conf = directory / "mosquitto.conf"
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
+            f"{listener}"
+            f"allow_anonymous {'true' if anonymous else 'false'}\n"
             # run as root, mosquitto would switch to user 'mosquitto' and could not write its
             # log or its persistence file here: the restart would lose the sessions
             f"user {getpass.getuser()}\n"

@@ -16,6 +16,7 @@ the pending desired values again.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -89,6 +90,7 @@ class MqttSource(Source):
         super().__init__(config.name, config.subscriptions)
         self.config = config
         self._sessions = 0  # connections made so far
+        self._refused = False  # the broker refused the last connection attempt
         #: reconnects on which the broker had lost this client's session
         self.sessions_lost = 0
         self._client: Any = None
@@ -136,6 +138,7 @@ class MqttSource(Source):
                     from exc
         client.reconnect_delay_set(cfg.reconnect_min_delay, cfg.reconnect_max_delay)
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
@@ -173,9 +176,11 @@ class MqttSource(Source):
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason_code: Any,
                     properties: Any) -> None:
         if reason_code.is_failure:
+            self._refused = True  # the disconnect that follows says nothing more
             self._error(f"Broker {self.config.host}:{self.config.port} refused the connection: "
                         f"{reason_code}")
             return
+        self._refused = False
         log.info("MQTT connector '%s' connected to %s:%s (session present: %s)", self.name,
                  self.config.host, self.config.port, flags.session_present)
         if self._sessions and not flags.session_present and self.config.session_expiry > 0:
@@ -201,10 +206,17 @@ class MqttSource(Source):
         if self.bridge is not None:
             self.bridge.resync()  # commands sent while away may be lost: send what is pending
 
+    def _on_connect_fail(self, client: Any, userdata: Any) -> None:
+        # paho calls this inside its ``except OSError`` (refused, unreachable, a TLS failure
+        # such as an untrusted certificate) without passing the error: take it from there
+        error = sys.exc_info()[1]
+        self._error(f"Cannot connect to {self.config.host}:{self.config.port}: "
+                    f"{error or 'connection failed'}; retrying")
+
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason_code: Any,
                        properties: Any) -> None:
         self._connected.clear()
-        if self._client is not None:  # not a stop(): paho reconnects with backoff
+        if self._client is not None and not self._refused:  # not a stop() nor a refusal
             self._error(f"Disconnected from {self.config.host}:{self.config.port}: "
                         f"{reason_code}; reconnecting")
 
