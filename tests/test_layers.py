@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "holotwin"
-CORE = ["models", "twins", "clock.py", "errors.py"]
+CORE = ["models", "twins", "behaviors", "estimate", "predict", "clock.py", "errors.py"]
 CORE_MAY_IMPORT = {"holotwin", "numpy", "scipy"}
+CORE_PACKAGES = {c.removesuffix(".py") for c in CORE}
 FORBIDDEN_AT_IMPORT = ("fastapi", "starlette", "uvicorn", "psycopg", "paho", "matplotlib", "httpx")
 
 
@@ -38,7 +39,7 @@ def test_core_imports_only_stdlib_numpy_scipy(path: Path) -> None:
             if top == "holotwin":
                 parts = name.split(".")
                 inner = parts[1] if len(parts) > 1 else ""
-                assert inner in {"models", "twins", "clock", "errors"}, f"{path}: imports {name}"
+                assert inner in CORE_PACKAGES, f"{path}: imports {name}"
             else:
                 assert top in sys.stdlib_module_names or top in CORE_MAY_IMPORT, (
                     f"{path}: core module imports {name}")
@@ -46,7 +47,8 @@ def test_core_imports_only_stdlib_numpy_scipy(path: Path) -> None:
 
 def test_importing_the_core_loads_no_web_or_driver_package() -> None:
     code = (
-        "import sys, holotwin.models, holotwin.twins, holotwin.clock, holotwin.errors;"
+        "import sys, holotwin.models, holotwin.twins, holotwin.clock, holotwin.errors,"
+        " holotwin.behaviors, holotwin.estimate, holotwin.predict;"
         f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {FORBIDDEN_AT_IMPORT!r});"
         "print(','.join(bad))"
     )
@@ -56,6 +58,7 @@ def test_importing_the_core_loads_no_web_or_driver_package() -> None:
 
 @pytest.mark.parametrize(
     "module", ["holotwin", "holotwin.models", "holotwin.twins", "holotwin.store",
+               "holotwin.behaviors", "holotwin.estimate", "holotwin.predict",
                "holotwin.service", "holotwin.api", "holotwin.errors", "holotwin.clock"])
 def test_public_names_are_curated(module: str) -> None:
     mod = importlib.import_module(module)
