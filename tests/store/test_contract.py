@@ -283,3 +283,25 @@ def test_insert_telemetry_flags_on_the_bulk_path(store: Store) -> None:
     stored = {p.time: p.value for p in store.telemetry_range("a", "t", 0, 1e9, limit=10000)}
     assert len(stored) == 1000 + 500 + 200
     assert stored[1000.0] == 1000.0 and stored[1001.0] == -1.0 and stored[2100.0] == -1.0
+
+
+def test_documents_round_trip_by_kind_and_key(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.put_document("binding", "dtmi:x:M;1", {"behavior": "b", "n": [1, 2.5]}, 1.0)
+        tx.put_document("binding", "dtmi:x:A;1", {"behavior": "a"}, 1.0)
+        tx.put_document("estimate", "dtmi:x:M;1", {"t": 3.0}, 2.0)
+    assert store.get_document("binding", "dtmi:x:M;1") == {"behavior": "b", "n": [1, 2.5]}
+    assert store.get_document("binding", "nope") is None
+    assert list(store.list_documents("binding")) == ["dtmi:x:A;1", "dtmi:x:M;1"]
+    assert store.list_documents("binding", ["dtmi:x:M;1", "x"]) == {
+        "dtmi:x:M;1": {"behavior": "b", "n": [1, 2.5]}}
+    assert store.list_documents("binding", []) == {}
+    with store.transaction() as tx:
+        tx.put_document("binding", "dtmi:x:M;1", {"behavior": "c"}, 3.0)
+        tx.put_document("binding", "dtmi:x:A;1", None, 3.0)
+    assert store.list_documents("binding") == {"dtmi:x:M;1": {"behavior": "c"}}
+    assert store.get_document("estimate", "dtmi:x:M;1") == {"t": 3.0}
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.put_document("binding", "dtmi:x:Z;1", {"lost": True}, 4.0)
+        raise RuntimeError("roll back")
+    assert store.get_document("binding", "dtmi:x:Z;1") is None

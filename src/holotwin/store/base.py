@@ -166,6 +166,11 @@ class Transaction(ABC):
     def put_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         """Store dead letters (their ``id`` is ignored; the store numbers them)."""
 
+    @abstractmethod
+    def put_document(self, kind: str, key: str, document: dict[str, Any] | None,
+                     updated: float) -> None:
+        """Create, replace or (``document=None``) delete the document ``(kind, key)``."""
+
 
 class Store(ABC):
     """Everything holotwin persists."""
@@ -288,6 +293,17 @@ class Store(ABC):
 
     @abstractmethod
     def count_dead_letters(self) -> int: ...
+
+    # documents -----------------------------------------------------------------------------
+    # Small JSON documents by (kind, key): behavior bindings per model, estimator state per
+    # twin, ... Written in transactions (Transaction.put_document).
+    @abstractmethod
+    def get_document(self, kind: str, key: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def list_documents(self, kind: str, keys: Collection[str] | None = None
+                       ) -> dict[str, dict[str, Any]]:
+        """Documents of ``kind`` by key (only ``keys`` when given), in key order."""
 
     # API keys ------------------------------------------------------------------------------
     @abstractmethod

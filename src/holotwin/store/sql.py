@@ -172,6 +172,15 @@ class SqlTransaction(Transaction):
         )
         return seqs
 
+    def put_document(self, kind: str, key: str, document: dict[str, Any] | None,
+                     updated: float) -> None:
+        if document is None:
+            self._exec("DELETE FROM documents WHERE kind = ? AND key = ?", (kind, key))
+            return
+        self._exec("INSERT INTO documents (kind, key, document, updated) VALUES (?, ?, {J}, ?) "
+                   "ON CONFLICT (kind, key) DO UPDATE SET document = excluded.document, "
+                   "updated = excluded.updated", (kind, key, dumps(document), updated))
+
     def put_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         if letters:
             self._cur.executemany(self._store.sql(_INSERT_DEAD_LETTER),
@@ -511,6 +520,23 @@ class SqlStore(Store):
         )
         return [DeadLetter(float(r[1]), r[2], r[3], r[4], r[6], r[7], r[5], int(r[0]))
                 for r in rows]
+
+    def get_document(self, kind: str, key: str) -> dict[str, Any] | None:
+        row = self._one("SELECT document FROM documents WHERE kind = ? AND key = ?", (kind, key))
+        return None if row is None else dict(loads(row[0]))
+
+    def list_documents(self, kind: str, keys: Collection[str] | None = None
+                       ) -> dict[str, dict[str, Any]]:
+        if keys is not None and not keys:
+            return {}
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in [None] if keys is None else iter_chunks(sorted(keys), 500):
+            params: list[Any] = [kind]
+            where = "" if chunk is None else " AND " + self._in("key", chunk, params)
+            found.update((r[0], loads(r[1])) for r in self._all(
+                f"SELECT key, document FROM documents WHERE kind = ?{where} ORDER BY key",
+                params))
+        return found
 
     def count_dead_letters(self) -> int:
         return int(self._one("SELECT count(*) FROM dead_letters")[0])

@@ -53,6 +53,9 @@ CREATE TABLE IF NOT EXISTS telemetry_latest (
 CREATE TABLE IF NOT EXISTS api_keys (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, scope TEXT NOT NULL, secret_hash TEXT NOT NULL,
     created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    kind TEXT NOT NULL, key TEXT NOT NULL, document TEXT NOT NULL, updated REAL NOT NULL,
+    PRIMARY KEY (kind, key));
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, source TEXT NOT NULL,
     topic TEXT NOT NULL, payload TEXT NOT NULL, encoding TEXT NOT NULL, stage TEXT NOT NULL,
