@@ -14,6 +14,8 @@ value (a fleet of twins each calibrated to its own asset).
 - :meth:`Behavior.output` gives what sensors see; :meth:`Behavior.event_state` how far each
   event is from happening (1: far, 0: it happens) and :meth:`Behavior.threshold_met` whether it
   has happened, so a predictor can compute time-to-event (remaining useful life).
+- :meth:`Behavior.derive` computes the ``derived`` quantities people ask for from a state
+  (state of charge from the charge in a cell, health from wear).
 - ``process_noise`` and ``measurement_noise`` are variances per state and per output (per
   ``dt`` of 1 s for the process), the defaults an estimator starts from.
 
@@ -77,6 +79,8 @@ class Behavior(ABC):
     outputs: ClassVar[tuple[str, ...]] = ()
     events: ClassVar[tuple[str, ...]] = ()
     parameters: ClassVar[Mapping[str, Parameter]] = {}
+    #: quantities computed from the state that people ask for (state of charge, health...)
+    derived: ClassVar[tuple[str, ...]] = ()
     #: default initial state, one value per state
     initial: ClassVar[tuple[float, ...]] = ()
     #: default variances: per state (per second of process), per output
@@ -134,6 +138,10 @@ class Behavior(ABC):
         """Whether each event has happened in state ``x``: shape ``(B, len(events))``."""
         return self.event_state(x) <= 0.0
 
+    def derive(self, x: Array) -> Array:
+        """The ``derived`` quantities of state ``x``: shape ``(B, len(derived))``."""
+        return np.zeros((x.shape[0], 0))
+
     def initial_state(self, batch: int = 1) -> Array:
         """The default initial state repeated ``batch`` times."""
         if not self.initial:
@@ -175,6 +183,7 @@ class Behavior(ABC):
             "inputs": list(self.inputs),
             "outputs": list(self.outputs),
             "events": list(self.events),
+            "derived": list(self.derived),
             "parameters": {k: {"value": float(self.p[k][0]) if self.p[k].size == 1
                                else self.p[k].tolist(), "unit": s.unit,
                                "description": s.description}
@@ -189,12 +198,38 @@ class ContinuousBehavior(Behavior):
     be compared with it; "rk4": the classic fourth-order Runge-Kutta step)."""
 
     integrator: ClassVar[str] = "euler"
+    #: the longest stable integration step, seconds (None: any): a longer ``dt`` is taken in
+    #: equal sub-steps no longer than it, so data every 10 s can drive a model whose fastest
+    #: time constant is a second
+    max_step: ClassVar[float | None] = None
 
     @abstractmethod
     def dx(self, x: Array, u: Array) -> Array:
         """The time derivative of the state (units of each state per second)."""
 
     def next_state(self, x: Array, u: Array, dt: float | Array) -> Array:
+        if self.integrator not in INTEGRATORS:
+            raise InvalidInputError(f"{self.behavior_name}: unknown integrator "
+                                    f"{self.integrator!r}; use one of {', '.join(INTEGRATORS)}")
+        if self.max_step is not None and x.shape[0]:
+            span = np.asarray(dt, dtype=np.float64)
+            # each row in as many equal sub-steps as it would take alone, so a batch gives
+            # the same numbers as its rows one by one
+            steps = np.maximum(np.ceil(span / self.max_step - 1e-9), 1.0)
+            most = int(np.max(steps))
+            if most > 1:
+                h = span / steps
+                if span.ndim == 0:
+                    for _ in range(most):
+                        x = self._step(x, u, h)
+                    return x
+                for k in range(most):
+                    moved = self._step(x, u, h)
+                    x = np.where(steps > k, moved, x)
+                return x
+        return self._step(x, u, dt)
+
+    def _step(self, x: Array, u: Array, dt: float | Array) -> Array:
         if self.integrator == "rk4":
             k1 = self.dx(x, u)
             k2 = self.dx(x + 0.5 * dt * k1, u)

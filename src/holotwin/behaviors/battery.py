@@ -8,6 +8,7 @@ ProgPy implements it in ``BatteryCircuit`` (same states, parameters and defaults
   and ``qcs`` charges in the surface-overpotential and series-resistance RC pairs (C);
 - input: ``i`` discharge current (A);
 - outputs: ``t`` temperature (K), ``v`` terminal voltage (V);
+- derived: ``soc``, the state of charge (1 full, 0 empty);
 - event ``EOD`` (end of discharge): when the voltage falls below ``VEOD`` (event state: the
   smaller of the state of charge and the normalized voltage margin).
 
@@ -34,6 +35,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from holotwin.behaviors.base import Array, ContinuousBehavior, Parameter
 
@@ -48,6 +50,7 @@ class BatteryCircuit(ContinuousBehavior):
     inputs = ("i",)
     outputs = ("t", "v")
     events = ("EOD",)
+    derived = ("soc",)
     parameters: ClassVar[dict[str, Parameter]] = {
         "V0": Parameter(4.183, "volt", "open-circuit voltage when full"),
         "Rp": Parameter(1e4, "ohm", "self-discharge resistance"),
@@ -72,6 +75,9 @@ class BatteryCircuit(ContinuousBehavior):
         "hcs": Parameter(1.0, "1", "heating coefficient of the series branch"),
     }
     initial = (292.1, 7856.3254, 0.0, 0.0)
+    # forward Euler is stable for steps under twice the fastest time constant, that of the
+    # charge-transfer branch (Rcp * Ccp, about 1 s): longer steps are split
+    max_step = 1.0
     default_process_noise = (1e-3, 1e-3, 1e-3, 1e-3)
     default_measurement_noise = (2.0, 0.02)
 
@@ -101,10 +107,10 @@ class BatteryCircuit(ContinuousBehavior):
         margin = (vb - vcp - vcs - self.p["VEOD"]) / self.p["VDropoff"]
         return np.minimum(soc, margin)[:, None]
 
-    def threshold_met(self, x: Array) -> np.ndarray:
+    def threshold_met(self, x: Array) -> NDArray[np.bool_]:
         _, vb, vcp, vcs = self._terms(x)
         return ((vb - vcp - vcs) < self.p["VEOD"])[:, None]
 
-    def state_of_charge(self, x: Array) -> Array:
-        """State of charge (1 full, 0 empty): ``(B,)``."""
-        return self._terms(x)[0]
+    def derive(self, x: Array) -> Array:
+        """``soc``: state of charge, 1 full, 0 empty."""
+        return self._terms(x)[0][:, None]

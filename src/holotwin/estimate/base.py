@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from holotwin.behaviors.base import Array, Behavior
-from holotwin.behaviors.uncertainty import StateDistribution
+from holotwin.behaviors.uncertainty import GaussianState, SampledState, StateDistribution
 from holotwin.errors import InvalidInputError
 
 __all__ = ["Estimator"]
@@ -38,9 +38,17 @@ class Estimator(ABC):
         process_noise: ArrayLike | None = None,
         measurement_noise: ArrayLike | None = None,
     ) -> None:
+        if not isinstance(x0, GaussianState | SampledState):
+            raise InvalidInputError(f"x0 must be a GaussianState or a SampledState, got "
+                                    f"{type(x0).__name__}")
         self.behavior = behavior
         batch = x0.batch
-        self.t: Array = np.broadcast_to(np.asarray(t0, dtype=np.float64), (batch,)).copy()
+        width = x0.mean.shape[1]
+        if width != len(behavior.states):
+            raise InvalidInputError(
+                f"The initial state has {width} states per row; {behavior.behavior_name} has "
+                f"{len(behavior.states)} ({', '.join(behavior.states)})")
+        self.t: Array = self._times(t0, batch, "t0")
         self.process_noise = self._variances(process_noise, behavior.process_noise,
                                              len(behavior.states), "process_noise")
         self.measurement_noise = self._variances(
@@ -50,10 +58,29 @@ class Estimator(ABC):
     @staticmethod
     def _variances(given: ArrayLike | None, default: Array, n: int, what: str) -> Array:
         values = np.asarray(default if given is None else given, dtype=np.float64)
-        values = np.broadcast_to(values, (n,)).copy() if values.ndim <= 1 else values
+        if values.size == 1 and values.ndim <= 1:
+            values = np.full(n, float(values.reshape(())))
         if values.shape != (n,) or np.any(values < 0) or not np.all(np.isfinite(values)):
-            raise InvalidInputError(f"{what} must be {n} non-negative variances")
+            raise InvalidInputError(f"{what} must be {n} non-negative variances, got shape "
+                                    f"{values.shape}")
         return values
+
+    @staticmethod
+    def _times(t: float | ArrayLike, batch: int, what: str,
+               rows: NDArray[np.bool_] | None = None) -> Array:
+        """``t`` (a number or one per row) as a ``(batch,)`` array of seconds, finite in the
+        selected ``rows`` (default: all)."""
+        problem = f"{what} must be a finite number or {batch} of them (one per row), got"
+        try:
+            values = np.asarray(t, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"{problem} {t!r}") from None
+        if values.ndim <= 1 and values.size in (1, batch):
+            values = np.broadcast_to(values.reshape(-1), (batch,)).copy()
+            if np.all(np.isfinite(values if rows is None else values[rows])):
+                return values
+        shown = repr(t) if values.size <= 4 else f"shape {values.shape}"
+        raise InvalidInputError(f"{problem} {shown}")
 
     @property
     @abstractmethod
@@ -69,9 +96,9 @@ class Estimator(ABC):
 
     def _step_times(self, t: float | ArrayLike, rows: NDArray[np.bool_]) -> Array:
         """``dt`` per selected row, checked."""
-        target = np.broadcast_to(np.asarray(t, dtype=np.float64), self.t.shape)
+        target = self._times(t, self.t.shape[0], "The measurement time t", rows)
         dt = target[rows] - self.t[rows]
-        if np.any(dt < 0) or not np.all(np.isfinite(dt)):
+        if np.any(dt < 0):
             raise InvalidInputError("A measurement is older than the estimate it would update "
                                     "(estimates move forward in time)")
         return np.asarray(dt)
