@@ -13,8 +13,18 @@ from starlette.responses import JSONResponse
 from holotwin import __version__
 from holotwin.api.deps import ApiSettings, authorize
 from holotwin.api.problems import install_problem_handlers
-from holotwin.api.routes import events, ingest, models, query, relationships, telemetry, twins
+from holotwin.api.routes import (
+    behaviors,
+    events,
+    ingest,
+    models,
+    query,
+    relationships,
+    telemetry,
+    twins,
+)
 from holotwin.service import ApiKeys, TwinService
+from holotwin.service.tracker import BehaviorTracker
 
 if TYPE_CHECKING:
     from holotwin.ingest import Ingestion
@@ -23,12 +33,15 @@ __all__ = ["create_app"]
 
 
 def create_app(service: TwinService, settings: ApiSettings | None = None,
-               ingestion: Ingestion | None = None) -> FastAPI:
+               ingestion: Ingestion | None = None, *, track_behaviors: bool = True) -> FastAPI:
     """Build the ASGI app around a service. The caller owns the service (and closes it).
 
     ``ingestion`` (connectors and their pipeline) is started with the app and stopped when it
-    shuts down, before the service is closed by its owner.
+    shuts down, before the service is closed by its owner. With ``track_behaviors`` a
+    :class:`~holotwin.service.tracker.BehaviorTracker` keeps the estimates of twins with a
+    behavior binding in step with their telemetry while the app runs.
     """
+    tracker = BehaviorTracker(service) if track_behaviors else None
     settings = settings or ApiSettings()
 
     @asynccontextmanager
@@ -37,6 +50,8 @@ def create_app(service: TwinService, settings: ApiSettings | None = None,
         app.state.broadcaster = broadcaster
         service.add_listener(broadcaster.notify)
         try:
+            if tracker is not None:
+                await asyncio.to_thread(tracker.start)
             if ingestion is not None:
                 # paho connects in its own thread; starting only spawns it
                 await asyncio.to_thread(ingestion.start)
@@ -44,6 +59,8 @@ def create_app(service: TwinService, settings: ApiSettings | None = None,
         finally:
             if ingestion is not None:
                 await asyncio.to_thread(ingestion.stop)
+            if tracker is not None:
+                await asyncio.to_thread(tracker.stop)
             service.remove_listener(broadcaster.notify)
 
     app = FastAPI(
@@ -55,13 +72,14 @@ def create_app(service: TwinService, settings: ApiSettings | None = None,
     )
     app.state.service = service
     app.state.ingestion = ingestion
+    app.state.tracker = tracker
     app.state.settings = settings
     app.state.keys = ApiKeys(service.store, service.clock)
     app.state.key_cache = {}
     install_problem_handlers(app)
 
     api = APIRouter(dependencies=[Depends(authorize)])
-    for module in (models, twins, relationships, telemetry, query, events, ingest):
+    for module in (models, behaviors, twins, relationships, telemetry, query, events, ingest):
         api.include_router(module.router)
     app.include_router(api)
 

@@ -63,8 +63,9 @@ def _scope_for(request: Request) -> str:
     path = request.url.path
     if path.startswith("/keys"):
         return "admin"
-    if request.method in ("GET", "HEAD", "OPTIONS") or path == "/query":
-        return "read"
+    if request.method in ("GET", "HEAD", "OPTIONS") or path == "/query" \
+            or path == "/predict" or path.endswith("/predict"):
+        return "read"  # a query or a prediction changes nothing
     return "write"
 
 

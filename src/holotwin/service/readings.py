@@ -46,7 +46,8 @@ class _Service(Protocol):
     def write_telemetry(
         self, points: Sequence[TelemetryPoint], models: Mapping[str, str],
         dead_letters: Sequence[DeadLetter] = (), *, event_data: dict[str, Any] | None = None,
-        properties: Mapping[str, Mapping[str, tuple[Any, float]]] | None = None) -> int: ...
+        properties: Mapping[str, Mapping[str, tuple[Any, float]]] | None = None,
+        documents: Sequence[tuple[str, str, dict[str, Any]]] = ()) -> int: ...
 
     def _report_in(self, tx: Transaction, twin_id: str,
                    reports: Mapping[str, tuple[Any, float]], now: float) -> list[int]: ...
@@ -94,10 +95,11 @@ class TelemetryMethods:
         *,
         event_data: dict[str, Any] | None = None,
         properties: Mapping[str, Mapping[str, tuple[Any, float]]] | None = None,
+        documents: Sequence[tuple[str, str, dict[str, Any]]] = (),
     ) -> int:
-        """Write readings, their ``telemetry`` events, reported property values and the batch's
-        dead letters in one transaction: the batch path for ingestion. Returns how many
-        readings were new.
+        """Write readings, their ``telemetry`` events, reported property values, the batch's
+        dead letters and ``documents`` ((kind, key, document), e.g. estimates) in one
+        transaction: the batch path for ingestion. Returns how many readings were new.
 
         Each twin with new readings gets one event (``models`` gives each twin's model id); its
         data is ``event_data`` when given (one message's own fields, for one twin), else
@@ -126,6 +128,8 @@ class TelemetryMethods:
             for twin_id, reports in (properties or {}).items():
                 seqs += self._report_in(tx, twin_id, reports, now)
             tx.put_dead_letters(dead_letters)
+            for kind, key, document in documents:
+                tx.put_document(kind, key, document, now)
         self._notify(seqs)
         return len(fresh)
 

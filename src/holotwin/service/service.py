@@ -23,6 +23,7 @@ from holotwin.errors import (
     PreconditionFailedError,
 )
 from holotwin.models import ModelRegistry
+from holotwin.service.behaviors import BehaviorMethods
 from holotwin.service.query import run_query
 from holotwin.service.readings import TelemetryMethods
 from holotwin.store.base import (
@@ -83,7 +84,7 @@ class WriteResult:
     created: bool = False
 
 
-class TwinService(TelemetryMethods):
+class TwinService(TelemetryMethods, BehaviorMethods):
     """Models, twins, relationships, telemetry and the change log of one holotwin instance."""
 
     def __init__(self, store: Store, clock: Clock | None = None) -> None:

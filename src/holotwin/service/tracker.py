@@ -1,0 +1,137 @@
+"""Keeping estimates in step with telemetry as it arrives: :class:`BehaviorTracker`.
+
+The tracker follows the change log (``telemetry`` events after its position; woken by every
+commit through a service listener, and polling for writes of other replicas), collects the
+twins whose new readings touch a signal of a behavior binding, and calls
+:meth:`~holotwin.service.TwinService.update_estimates` for them in one batch. The estimates it
+writes produce telemetry events of their own (``estimate.*`` signals), which it ignores.
+
+At start it updates every twin that has a binding, so readings that arrived while it was not
+running are used. A failing update is logged and retried with a growing delay; its readings
+are read again from the store, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from holotwin.errors import HolotwinError
+
+if TYPE_CHECKING:
+    from holotwin.service.service import TwinService
+
+__all__ = ["BehaviorTracker"]
+
+log = logging.getLogger("holotwin.behaviors")
+
+_DERIVED_PREFIXES = ("estimate.", "timeToEvent.")
+
+
+class BehaviorTracker:
+    """Follows telemetry events and updates estimates; see the module docs."""
+
+    def __init__(self, service: TwinService, poll_interval: float = 1.0,
+                 page_size: int = 1000) -> None:
+        self.service = service
+        self.poll_interval = poll_interval
+        self.page_size = page_size
+        self._position: int | None = None  # None: update every bound twin first
+        self._cond = threading.Condition()
+        self._woken = False
+        self._stopping = False
+        self._worker: threading.Thread | None = None
+        self._retry_delay = 0.2
+        #: twins updated and update rounds so far; the last error
+        self.updated = 0
+        self.rounds = 0
+        self.last_error: str | None = None
+
+    def wake(self, seq: int = 0) -> None:
+        with self._cond:
+            self._woken = True
+            self._cond.notify()
+
+    def run_once(self) -> int:
+        """Update the twins with new readings since the last round; return how many."""
+        service = self.service
+        if self._position is None:
+            position = service.last_event_seq()
+            bound = self._bound_twins()
+        else:
+            position, bound = self._touched(self._position)
+        updated = service.update_estimates(bound) if bound else 0
+        self._position = position
+        self.rounds += 1
+        self.updated += updated
+        return updated
+
+    def _bound_twins(self) -> set[str]:
+        service = self.service
+        models = set(service.store.list_documents("behavior-binding"))
+        if not models:
+            return set()
+        family = set().union(*(service.registry.descendants(m) for m in models))
+        twins: set[str] = set()
+        after = None
+        while True:
+            page = service.store.list_twins(model_ids=sorted(family), after=after, limit=1000)
+            twins.update(t.id for t in page)
+            if len(page) < 1000:
+                return twins
+            after = page[-1].id
+
+    def _touched(self, position: int) -> tuple[int, set[str]]:
+        twins: set[str] = set()
+        while True:
+            events = self.service.read_events(position, self.page_size, kinds=["telemetry"])
+            for event in events:
+                values = event.data.get("values") or {}
+                if any(not str(k).startswith(_DERIVED_PREFIXES) for k in values):
+                    twins.add(event.twin_id)
+                position = event.seq
+            if len(events) < self.page_size:
+                return position, twins
+
+    # background thread -------------------------------------------------------------------
+    def start(self) -> None:
+        if self._worker is not None:
+            return
+        self._stopping = False
+        self.service.add_listener(self.wake)
+        self._worker = threading.Thread(target=self._run, name="holotwin-behaviors",
+                                        daemon=True)
+        self._worker.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if not self._woken and self._position is not None and not self._stopping:
+                    self._cond.wait(timeout=self.poll_interval)
+                self._woken = False
+                if self._stopping:
+                    return
+            try:
+                self.run_once()
+                self._retry_delay = 0.2
+                self.last_error = None
+            except Exception as exc:  # noqa: BLE001 - keep going; readings stay in the store
+                reason = exc.message if isinstance(exc, HolotwinError) else repr(exc)
+                self.last_error = reason
+                log.warning("Behavior estimates: %s; retrying in %.1f s", reason,
+                            self._retry_delay)
+                with self._cond:
+                    self._cond.wait(timeout=self._retry_delay)
+                self._retry_delay = min(self._retry_delay * 2, 10.0)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        worker = self._worker
+        if worker is None:
+            return
+        self.service.remove_listener(self.wake)
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        worker.join(timeout)
+        self._worker = None
