@@ -111,6 +111,7 @@ def test_ctrl_c_stops_the_demo_with_a_summary(tmp_path: Path) -> None:
     service = TwinService(open_store(f"sqlite://{data.resolve().as_posix()}/holotwin.db"))
     try:
         created = [e.twin_id for e in service.read_events(0, 100_000, kinds=["twin.created"])]
-        assert service.count_twins() == len(created) == 6
+        # plant, line, 4 machines and the line's battery pack, each created once
+        assert service.count_twins() == len(created) == 7
     finally:
         service.close()

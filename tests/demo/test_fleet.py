@@ -143,12 +143,13 @@ def test_run_demo_for_a_duration_prints_progress_and_a_summary(
                        monotonic=fake.monotonic)
     text = out.getvalue()
     assert summary.ticks == 24 and summary.elapsed == 12 and not summary.interrupted
-    assert summary.telemetry_points == 24 * 4 * 3
+    assert summary.telemetry_points == 24 * (4 * 3 + 3)  # machines and the battery pack
     assert summary.events == service.last_event_seq() - _setup_events(service)
     assert "not started (--no-server)" in text
     assert text.count("telemetry points, ") == 2  # a progress line at 5 s and at 10 s
     assert "Demo stopped after 12.0 s: 24 ticks" in text
     assert "The plant is kept in /data" in text
+    assert text.count("  battery-1: ") == 2  # the pack's estimate with each progress line
 
 
 def _setup_events(service: TwinService) -> int:
@@ -167,7 +168,7 @@ def test_ctrl_c_stops_the_demo_cleanly(service: TwinService, clock: ManualClock)
     # the devices reported their last state on the way out
     twin = service.get_twin("machine-1-1")
     assert twin["partsProduced"] == int(twin["speed"] / 60 * 5) > 0
-    assert service.store.count_twins() == 6
+    assert service.store.count_twins() == 7
 
 
 @pytest.mark.parametrize("interval", [0.0, -1.0])

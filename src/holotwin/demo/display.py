@@ -11,9 +11,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from holotwin.demo.batteries import BatteryView
 from holotwin.demo.fleet import MachineView
 
-__all__ = ["DemoLinks", "Progress", "dashboard", "link_lines", "progress_line"]
+__all__ = ["DemoLinks", "Progress", "battery_line", "dashboard", "link_lines", "progress_line"]
 
 MAX_ROWS = 24
 _STATUS_STYLE = {"running": "green", "idle": "yellow", "fault": "bold red"}
@@ -106,12 +107,53 @@ def _table(rows: Sequence[MachineView]) -> Table:
     return table
 
 
-def dashboard(links: DemoLinks, rows: Sequence[MachineView], progress: Progress) -> RenderableType:
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    s = round(seconds)
+    return f"{s // 60}m{s % 60:02d}s" if s < 3600 else f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+def battery_line(row: BatteryView) -> str:
+    """One pack in a line of text: estimated state of charge (and the simulator's truth),
+    and the estimated time until it is empty with its 5-95% range."""
+    if row.soc is None:
+        return f"{row.twin_id}: waiting for the first estimate"
+    spread = f" ±{row.soc_std:.1%}" if row.soc_std is not None else ""
+    return (f"{row.twin_id}: state of charge {row.soc:.1%}{spread} (simulated truth "
+            f"{row.true_soc:.1%}), empty in {_duration(row.time_to_empty)} "
+            f"({_duration(row.time_to_empty_low)}-{_duration(row.time_to_empty_high)}) at "
+            f"{row.current:.1f} A, swaps {row.swaps}")
+
+
+def _battery_table(rows: Sequence[BatteryView]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, expand=False, pad_edge=False,
+                  title="battery packs: holotwin's estimates (UKF) and remaining time",
+                  title_justify="left", title_style="bold")
+    for name in ("pack", "current (A)", "voltage (V)", "state of charge", "truth",
+                 "empty in (5-95%)", "swaps"):
+        table.add_column(name, justify="left" if name == "pack" else "right", no_wrap=True)
+    for row in rows[:MAX_ROWS]:
+        soc = "…" if row.soc is None else f"{row.soc:.1%}" + (
+            f" ±{row.soc_std:.1%}" if row.soc_std is not None else "")
+        empty = "…" if row.time_to_empty is None else (
+            f"{_duration(row.time_to_empty)} ({_duration(row.time_to_empty_low)}-"
+            f"{_duration(row.time_to_empty_high)})")
+        table.add_row(row.twin_id, f"{row.current:.2f}", f"{row.voltage:.3f}", soc,
+                      f"{row.true_soc:.1%}", empty, str(row.swaps))
+    return table
+
+
+def dashboard(links: DemoLinks, rows: Sequence[MachineView], progress: Progress,
+              batteries: Sequence[BatteryView] = ()) -> RenderableType:
     header = Table.grid(padding=(0, 2))
     header.add_column(style="bold", no_wrap=True)
     header.add_column(overflow="fold")
     for name, value in links.items():
         header.add_row(name, value)
     footer = Text(progress_line(progress) + "   Ctrl-C stops", style="dim")
-    return Group(Panel(header, title=links.title, title_align="left", box=box.ROUNDED),
-                 _table(rows), footer)
+    parts: list[RenderableType] = [
+        Panel(header, title=links.title, title_align="left", box=box.ROUNDED), _table(rows)]
+    if batteries:
+        parts.append(_battery_table(batteries))
+    return Group(*parts, footer)

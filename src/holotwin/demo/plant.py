@@ -26,6 +26,7 @@ __all__ = [
     "LineLayout",
     "PlantLayout",
     "build_plant",
+    "demo_battery_model",
     "demo_models",
     "line_id",
     "machine_id",
@@ -43,6 +44,13 @@ def line_id(line: int) -> str:
 
 def machine_id(line: int, machine: int) -> str:
     return f"machine-{line}-{machine}"
+
+
+def demo_battery_model() -> dict[str, Any]:
+    """The demo's Battery interface (see :mod:`holotwin.demo.batteries`)."""
+    folder = resources.files("holotwin.demo").joinpath("models")
+    document: dict[str, Any] = json.loads(folder.joinpath("battery.json").read_text("utf-8"))
+    return document
 
 
 def demo_models() -> list[dict[str, Any]]:

@@ -15,10 +15,19 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.live import Live
 
-from holotwin.demo.display import DemoLinks, Progress, dashboard, link_lines, progress_line
+from holotwin.demo.batteries import BatteryFleet
+from holotwin.demo.display import (
+    DemoLinks,
+    Progress,
+    battery_line,
+    dashboard,
+    link_lines,
+    progress_line,
+)
 from holotwin.demo.fleet import DeviceFleet
 from holotwin.demo.plant import build_plant
 from holotwin.service import TwinService
+from holotwin.service.tracker import BehaviorTracker
 
 if TYPE_CHECKING:
     from holotwin.ingest import Ingestion
@@ -142,6 +151,10 @@ def run_demo(
                                              report_every=options.report_every)
     else:
         fleet = DeviceFleet(service, layout, seed=options.seed, report_every=options.report_every)
+    batteries = BatteryFleet(service, [line.id for line in layout.lines], seed=options.seed)
+    batteries.ensure()
+    # the server keeps estimates in step; without one, the demo runs the tracker itself
+    tracker = None if options.server else BehaviorTracker(service)
     server = None
     first_seq = service.last_event_seq()
     points = 0
@@ -155,6 +168,9 @@ def run_demo(
             server = ServerThread(service, options.host, options.port,
                                   ingestion=ingestion).start()  # /ingest/connectors shows it
         fleet.start()
+        batteries.start()
+        if tracker is not None:
+            tracker.start()
         broker = (f"{options.mqtt} (topics {options.mqtt_prefix}/<line>/<machine>/telemetry, "
                   "/reported, /desired)" if options.mqtt else None)
         links = DemoLinks(server.url if server else None, layout.machine_ids[0],
@@ -168,14 +184,16 @@ def run_demo(
         def step() -> None:
             nonlocal points
             points += fleet.tick().telemetry_points
+            points += batteries.tick()
 
         if console.is_terminal:
-            with Live(dashboard(links, fleet.views(), progress()), console=console,
-                      auto_refresh=False, transient=False) as live:
+            with Live(dashboard(links, fleet.views(), progress(), batteries.views()),
+                      console=console, auto_refresh=False, transient=False) as live:
 
                 def live_tick() -> None:
                     step()
-                    live.update(dashboard(links, fleet.views(), progress()), refresh=True)
+                    live.update(dashboard(links, fleet.views(), progress(), batteries.views()),
+                                refresh=True)
 
                 clock.run(live_tick)
         else:
@@ -188,6 +206,8 @@ def run_demo(
                 step()
                 if clock.elapsed >= next_report:
                     console.out(progress_line(progress()), highlight=False)
+                    for row in batteries.views():
+                        console.out("  " + battery_line(row), highlight=False)
                     next_report += PLAIN_PROGRESS_SECONDS
 
             clock.run(plain_tick)
@@ -202,6 +222,8 @@ def run_demo(
         finally:
             if ingestion is not None:
                 ingestion.stop()
+            if tracker is not None:
+                tracker.stop()
             if server is not None:
                 server.stop()
     summary = DemoSummary(
