@@ -175,3 +175,24 @@ def test_reset_and_the_tracker(cells: TwinService) -> None:
     feed(cells, "c1", simulate(5)[0], T0 + 100)
     tracker.run_once()
     assert cells.get_estimate("c1")["measurements"] == 5
+
+
+def test_a_reset_during_an_update_wins(cells: TwinService, monkeypatch: pytest.MonkeyPatch
+                                       ) -> None:
+    """The demo swaps a pack while the server's tracker may be updating it: the reset must not
+    be overwritten by an estimate of the old pack."""
+    from holotwin.service import estimating
+
+    feed(cells, "c1", simulate(10)[0], T0)
+    cells.update_estimates(["c1"])
+    feed(cells, "c1", simulate(5)[0], T0 + 10)
+    real = estimating.Update._write
+
+    def reset_first(self: estimating.Update, *args: Any, **kwargs: Any) -> int:
+        cells.reset_estimate("c1")  # lands while the update is computed
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(estimating.Update, "_write", reset_first)
+    assert cells.update_estimates(["c1"]) == 0
+    with pytest.raises(NotFoundError, match="no estimate yet"):
+        cells.get_estimate("c1")

@@ -148,10 +148,12 @@ class Update:
         self.binding = binding
         self.twins = sorted(twins)
         self._calibrations: dict[str, dict[str, Any]] = {}
+        self._read: dict[str, dict[str, Any]] = {}
 
     def run(self) -> int:
         store, binding = self.service.store, self.binding
         docs = store.list_documents(ESTIMATE, self.twins)
+        self._read = docs
         calibrations = store.list_documents(CALIBRATION, self.twins)
         probe = binding.make_behavior()
         work: list[tuple[str, dict[str, Any] | None, np.ndarray, np.ndarray, np.ndarray]] = []
@@ -236,9 +238,16 @@ class Update:
                 "parameters": self._calibrations.get(twin, {}).get("parameters", {}),
                 "timeToEvent": events, "measurements": int((doc or {}).get("measurements", 0))
                 + len(times), "updated": now}))
+        # an estimate reset (or written by another replica) while this update ran wins: that
+        # twin's result is dropped (a short race remains between this read and the write)
+        now_docs = self.service.store.list_documents(ESTIMATE, [w[0] for w in work])
+        changed = {w[0] for w in work if now_docs.get(w[0]) != self._read.get(w[0])}
+        if changed:
+            points = [p for p in points if p.twin_id not in changed]
+            documents = [d for d in documents if d[1] not in changed]
         models = self.service.store.twin_models([w[0] for w in work])
         self.service.write_telemetry(points, models, documents=documents)
-        return len(work)
+        return len(work) - len(changed)
 
     def _time_to_event(self, behavior: Behavior, work: Sequence[tuple[str, Any, Any, Any, Any]],
                        mean: np.ndarray, cov: np.ndarray, t: np.ndarray
