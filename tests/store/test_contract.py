@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -305,3 +306,23 @@ def test_documents_round_trip_by_kind_and_key(store: Store) -> None:
         tx.put_document("binding", "dtmi:x:Z;1", {"lost": True}, 4.0)
         raise RuntimeError("roll back")
     assert store.get_document("binding", "dtmi:x:Z;1") is None
+
+
+def test_a_write_interrupted_inside_its_transaction_does_not_block_the_next(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C can land between BEGIN and COMMIT; the next write must still work (and the
+    interrupted one must not have committed)."""
+    from holotwin.store.sqlite import SqliteStore
+
+    store = SqliteStore(tmp_path / "s.db")
+    try:
+        with pytest.raises(KeyboardInterrupt), store.transaction() as tx:
+            tx.put_twin(twin("lost"))
+            raise KeyboardInterrupt
+        store._conn.execute("BEGIN IMMEDIATE")  # as if interrupted right after BEGIN
+        with store.transaction() as tx:
+            tx.put_twin(twin("kept"))
+        assert [t.id for t in store.list_twins()] == ["kept"]
+    finally:
+        store.close()

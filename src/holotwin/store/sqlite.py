@@ -125,12 +125,17 @@ class SqliteStore(SqlStore):
         if self._closed:
             raise StoreError("The store is closed")
         with self._lock:
+            if self._conn.in_transaction:
+                # a write interrupted between BEGIN and its end (Ctrl-C lands anywhere): it
+                # never committed, so roll it back rather than refuse every later write
+                self._conn.rollback()
             cur = self._conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
             try:
+                cur.execute("BEGIN IMMEDIATE")
                 yield cur
             except BaseException:
-                self._conn.rollback()
+                if self._conn.in_transaction:
+                    self._conn.rollback()
                 raise
             else:
                 self._conn.commit()
