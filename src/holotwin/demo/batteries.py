@@ -54,7 +54,7 @@ BATTERY_BINDING: dict[str, Any] = {
     "estimator": "unscented",
     "processNoise": {"qb": 0.5, "tb": 0.01, "qcp": 0.01, "qcs": 0.01},
     "measurementNoise": {"t": TEMPERATURE_STD**2, "v": VOLTAGE_STD**2},
-    "prediction": {"every": 15, "horizon": 3600, "dt": 5, "method": "unscented"},
+    "prediction": {"every": 5, "horizon": 3600, "dt": 5, "method": "unscented"},
 }
 
 
