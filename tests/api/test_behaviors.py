@@ -117,3 +117,42 @@ def test_bad_behavior_requests_are_problems(service: TwinService) -> None:
             r = client.request(method.upper(), path, json=body)
             assert r.status_code == status, (method, path, r.status_code, r.text)
             assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_scenarios_through_the_api(service: TwinService) -> None:
+    cell = BatteryCircuit()
+    x = cell.initial_state()
+    with make_client(service) as client:
+        client.post("/models", json=[MODEL])
+        client.put(f"/models/{CELL}/behavior", json=BINDING)
+        client.put("/digitaltwins/b1", json={"$metadata": {"$model": CELL}})
+        for k in range(1, 31):
+            x = cell.next_state(x, np.array([[2.0]]), 1.0)
+            t, v = cell.output(x)[0]
+            client.post("/digitaltwins/b1/telemetry", json={"current": 2.0, "voltage": float(v),
+                                                            "temperature": float(t)},
+                        headers={"Telemetry-Source-Time": to_iso(T0 + k)})
+        _wait(client, "/digitaltwins/b1/estimate", lambda e: e["measurements"] == 30)
+        spec = {"twins": ["b1"], "horizon": 7200, "dt": 10, "samples": 50, "seed": 2}
+        r = client.post("/scenarios", json={**spec, "name": "as is"})
+        assert r.status_code == 202 and r.headers["location"] == f"/scenarios/{r.json()['id']}"
+        base = _wait(client, r.headers["location"], lambda d: d["status"] == "done")
+        r = client.post("/scenarios", json={**spec, "name": "3 A",
+                                             "overrides": {"b1": {"load": {"values": [[3.0]]}}}})
+        heavy = _wait(client, r.headers["location"], lambda d: d["status"] == "done")
+        assert heavy["results"]["b1"]["timeOfEvent"]["EOD"]["mean"] < \
+            base["results"]["b1"]["timeOfEvent"]["EOD"]["mean"]
+        r = client.post("/scenarios/compare", json={"ids": [base["id"], heavy["id"]]})
+        assert r.status_code == 200 and r.json()["baseline"] == "as is"
+        assert r.json()["scenarios"][1]["twins"]["b1"]["EOD"]["vsBaseline"] < 0
+        assert client.post(f"/scenarios/{base['id']}/run").status_code == 202
+        again = _wait(client, f"/scenarios/{base['id']}", lambda d: d["runs"] == 2)
+        assert again["status"] == "done"
+        assert len(client.get("/scenarios").json()["value"]) == 2
+        assert client.delete(f"/scenarios/{heavy['id']}").status_code == 204
+        assert client.get(f"/scenarios/{heavy['id']}").status_code == 404
+        for body, status in (({"twins": []}, 400), ({"twins": ["nope"]}, 404),
+                             ({"twins": ["b1"], "samples": -1}, 400)):
+            r = client.post("/scenarios", json=body)
+            assert r.status_code == status, r.text
+        assert client.post("/scenarios/compare", json={"ids": []}).status_code == 400

@@ -20,6 +20,7 @@ from holotwin.api.routes import (
     models,
     query,
     relationships,
+    scenarios,
     telemetry,
     twins,
 )
@@ -79,7 +80,8 @@ def create_app(service: TwinService, settings: ApiSettings | None = None,
     install_problem_handlers(app)
 
     api = APIRouter(dependencies=[Depends(authorize)])
-    for module in (models, behaviors, twins, relationships, telemetry, query, events, ingest):
+    for module in (models, behaviors, scenarios, twins, relationships, telemetry, query, events,
+                   ingest):
         api.include_router(module.router)
     app.include_router(api)
 

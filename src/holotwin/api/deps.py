@@ -64,7 +64,7 @@ def _scope_for(request: Request) -> str:
     if path.startswith("/keys"):
         return "admin"
     if request.method in ("GET", "HEAD", "OPTIONS") or path == "/query" \
-            or path == "/predict" or path.endswith("/predict"):
+            or path in ("/predict", "/scenarios/compare") or path.endswith("/predict"):
         return "read"  # a query or a prediction changes nothing
     return "write"
 

@@ -13,6 +13,7 @@ from holotwin.cli.deadletters import deadletters
 from holotwin.cli.ingest import ingest, replay
 from holotwin.cli.keys import keys
 from holotwin.cli.models import models
+from holotwin.cli.scenarios import scenarios
 from holotwin.cli.serve import demo, serve
 from holotwin.cli.twins import twins
 from holotwin.errors import HolotwinError
@@ -30,6 +31,7 @@ Examples:
   holotwin serve --connectors connectors.toml   ingest from MQTT as configured
   holotwin replay pump-1.csv --twin pump-1   load recorded telemetry (CSV or Parquet)
   holotwin deadletters list --limit 20   messages ingestion could not use
+  holotwin scenarios create what-if.json   fork twins, change them, simulate, compare
   holotwin --store postgresql://holotwin@db/holotwin serve --host 0.0.0.0 --auth
 """
 
@@ -71,6 +73,7 @@ cli.add_command(keys)
 cli.add_command(deadletters)
 cli.add_command(ingest)
 cli.add_command(replay)
+cli.add_command(scenarios)
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ from holotwin.models import ModelRegistry
 from holotwin.service.behaviors import BehaviorMethods
 from holotwin.service.query import run_query
 from holotwin.service.readings import TelemetryMethods
+from holotwin.service.scenarios import ScenarioMethods
 from holotwin.store.base import (
     ModelRecord,
     Store,
@@ -84,7 +85,7 @@ class WriteResult:
     created: bool = False
 
 
-class TwinService(TelemetryMethods, BehaviorMethods):
+class TwinService(TelemetryMethods, BehaviorMethods, ScenarioMethods):
     """Models, twins, relationships, telemetry and the change log of one holotwin instance."""
 
     def __init__(self, store: Store, clock: Clock | None = None) -> None:

@@ -1,0 +1,291 @@
+"""What-if scenarios on twins (mixed into :class:`~holotwin.service.TwinService`).
+
+A scenario is stored as a document (kind ``scenario``)::
+
+    {"name": "pack 1 on the heavy duty cycle",
+     "twins": ["battery-1"],            # and/or "subgraph": {"root": "line-1", "depth": 2}
+     "at": null,                        # fork time (epoch s or ISO); null: the latest estimates
+     "horizon": 3600, "dt": 5, "samples": 200, "seed": 1,
+     "overrides": {"battery-1": {"load": {"times": [], "values": [[3.0]]}}}}
+
+Running it forks the twins (reads their estimates, calibrations and bindings; writes nothing
+to them), applies the overrides and simulates the ensemble
+(:func:`holotwin.scenarios.whatif.simulate_forks`); the run's status, progress, results and
+KPIs are kept with the scenario. Runs can be repeated (a new fork of the then-live state) and
+compared side by side.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import uuid
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from holotwin.clock import Clock, from_iso, to_iso
+from holotwin.errors import InvalidInputError, NotFoundError
+from holotwin.models import ModelRegistry
+from holotwin.scenarios.whatif import (
+    Fork,
+    Override,
+    compare_runs,
+    scenario_kpis,
+    simulate_forks,
+)
+from holotwin.service.binding import BehaviorBinding
+from holotwin.service.estimating import CALIBRATION, ESTIMATE, behavior_for
+from holotwin.store.base import Store
+
+__all__ = ["SCENARIO", "ScenarioMethods"]
+
+SCENARIO = "scenario"
+_KEYS = {"name", "twins", "subgraph", "at", "horizon", "dt", "samples", "seed", "overrides"}
+
+
+class _Service(Protocol):
+    store: Store
+    clock: Clock
+    registry: ModelRegistry
+
+    def _twin_bindings(self, twin_ids: Collection[str]
+                       ) -> dict[str, tuple[str, BehaviorBinding, list[str]]]: ...
+
+    def list_relationships(self, source_id: str, name: str | None = None
+                           ) -> list[dict[str, Any]]: ...
+
+    def list_incoming(self, target_id: str) -> list[dict[str, Any]]: ...
+
+    def get_scenario(self, scenario_id: str) -> dict[str, Any]: ...
+
+    def fork_twins(self, twin_ids: Sequence[str], at: float | None = None) -> list[Fork]: ...
+
+    def _scenario_twins(self, spec: Mapping[str, Any]) -> list[str]: ...
+
+    def _save(self, doc: dict[str, Any]) -> None: ...
+
+    def run_scenario(self, scenario_id: str,
+                     progress: Callable[[float], None] | None = None) -> dict[str, Any]: ...
+
+
+def _positive(raw: Mapping[str, Any], key: str, default: float) -> float:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0 \
+            or not math.isfinite(value):
+        raise InvalidInputError(f"'{key}' must be a positive number, got {value!r}")
+    return float(value)
+
+
+def parse_spec(raw: object) -> dict[str, Any]:
+    """Check a scenario document; return it normalized."""
+    if not isinstance(raw, dict):
+        raise InvalidInputError("A scenario must be a JSON object")
+    unknown = set(raw) - _KEYS
+    if unknown:
+        raise InvalidInputError(f"Unknown member {sorted(unknown)[0]!r}; known: "
+                                f"{', '.join(sorted(_KEYS))}")
+    twins = raw.get("twins", [])
+    if not isinstance(twins, list) or not all(isinstance(t, str) and t for t in twins):
+        raise InvalidInputError("'twins' must be a list of twin ids")
+    subgraph = raw.get("subgraph")
+    if subgraph is not None:
+        depth = subgraph.get("depth", 1) if isinstance(subgraph, dict) else None
+        if not isinstance(subgraph, dict) or not isinstance(subgraph.get("root"), str) \
+                or isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth <= 10:
+            raise InvalidInputError("'subgraph' must be {\"root\": TWIN, \"depth\": 0..10}")
+    if not twins and subgraph is None:
+        raise InvalidInputError("A scenario needs 'twins' or a 'subgraph'")
+    at = raw.get("at")
+    if isinstance(at, str):
+        at = from_iso(at)
+    elif at is not None and (isinstance(at, bool) or not isinstance(at, int | float)):
+        raise InvalidInputError("'at' must be a time (ISO 8601 or epoch seconds) or null")
+    samples = raw.get("samples", 200)
+    if isinstance(samples, bool) or not isinstance(samples, int) or not 1 <= samples <= 10_000:
+        raise InvalidInputError("'samples' must be an integer from 1 to 10,000")
+    seed = raw.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise InvalidInputError("'seed' must be an integer or null")
+    overrides = raw.get("overrides", {})
+    if not isinstance(overrides, dict):
+        raise InvalidInputError("'overrides' must be an object of twin id: override")
+    for twin, override in overrides.items():
+        Override.parse(override, f"overrides.{twin}")
+    name = raw.get("name", "")
+    if not isinstance(name, str):
+        raise InvalidInputError("'name' must be a string")
+    horizon, dt = _positive(raw, "horizon", 3600.0), _positive(raw, "dt", 10.0)
+    if horizon / dt > 100_000:
+        raise InvalidInputError("horizon / dt is over 100,000 steps")
+    return {"name": name, "twins": twins, "subgraph": subgraph, "at": at, "horizon": horizon,
+            "dt": dt, "samples": samples, "seed": seed, "overrides": overrides}
+
+
+class ScenarioMethods:
+    """Forks, what-if runs, stored scenarios and comparisons (mixed into TwinService)."""
+
+    # forks ---------------------------------------------------------------------------------
+    def fork_twins(self: _Service, twin_ids: Sequence[str], at: float | None = None
+                   ) -> list[Fork]:
+        """What the behaviors of ``twin_ids`` know at time ``at`` (None: now, from the
+        current estimates with their full covariance; a past time: from the estimate history
+        on the twin, ``estimate.<state>`` and ``.std``). Twins without a behavior binding or
+        without an estimate at that time are left out. Reads only."""
+        forks: list[Fork] = []
+        for _, binding, twins in self._twin_bindings(twin_ids).values():
+            docs = self.store.list_documents(ESTIMATE, twins)
+            calibrations = self.store.list_documents(CALIBRATION, twins)
+            for twin in twins:
+                doc = docs.get(twin)
+                calibration = calibrations.get(twin)
+                behavior = behavior_for(binding, [calibration])
+                params = {**binding.parameters, **(calibration or {}).get("parameters", {})}
+                if doc and not doc.get("reset") and (at is None or doc["t"] <= at):
+                    forks.append(Fork(twin, binding.behavior, behavior, float(doc["t"]),
+                                      np.array(doc["mean"]), np.array(doc["cov"]),
+                                      np.array([doc["inputs"].get(i, 0.0)
+                                                for i in behavior.inputs]), params))
+                elif at is not None:
+                    past = _past(self.store, twin, binding, behavior, at, params)
+                    if past is not None:
+                        forks.append(past)
+        return forks
+
+    def _scenario_twins(self: _Service, spec: Mapping[str, Any]) -> list[str]:
+        twins = list(spec["twins"])
+        subgraph = spec.get("subgraph")
+        if subgraph:
+            if self.store.get_twin(subgraph["root"]) is None:
+                raise NotFoundError("twin", subgraph["root"])
+            level, seen = [subgraph["root"]], {subgraph["root"]}
+            for _ in range(subgraph.get("depth", 1)):
+                nxt: list[str] = []
+                for twin in level:
+                    near = [r["$targetId"] for r in self.list_relationships(twin)] + \
+                        [r["$sourceId"] for r in self.list_incoming(twin)]
+                    nxt.extend(t for t in near if t not in seen)
+                    seen.update(near)
+                level = nxt
+            twins.extend(sorted(seen))
+        missing = [t for t in twins if self.store.get_twin(t) is None]
+        if missing:
+            raise NotFoundError("twin", missing[0])
+        return list(dict.fromkeys(twins))
+
+    # stored scenarios ----------------------------------------------------------------------
+    def create_scenario(self: _Service, raw: object) -> dict[str, Any]:
+        """Store a scenario (not run yet); returns it with its ``id``."""
+        spec = parse_spec(raw)
+        self._scenario_twins(spec)  # unknown twins are refused now, not at run time
+        doc = {"id": uuid.uuid4().hex[:12], **spec, "created": to_iso(self.clock.now()),
+               "status": "created", "progress": 0.0, "runs": 0}
+        self._save(doc)
+        return doc
+
+    def _save(self: _Service, doc: dict[str, Any]) -> None:
+        with self.store.transaction() as tx:
+            tx.put_document(SCENARIO, doc["id"], doc, self.clock.now())
+
+    def get_scenario(self: _Service, scenario_id: str) -> dict[str, Any]:
+        doc = self.store.get_document(SCENARIO, scenario_id)
+        if doc is None:
+            raise NotFoundError("scenario", scenario_id)
+        return doc
+
+    def list_scenarios(self: _Service) -> list[dict[str, Any]]:
+        """Every scenario, without its results."""
+        return [{k: v for k, v in d.items() if k not in ("results", "fork")}
+                for d in self.store.list_documents(SCENARIO).values()]
+
+    def delete_scenario(self: _Service, scenario_id: str) -> None:
+        self.get_scenario(scenario_id)
+        with self.store.transaction() as tx:
+            tx.put_document(SCENARIO, scenario_id, None, self.clock.now())
+
+    def run_scenario(self: _Service, scenario_id: str,
+                     progress: Callable[[float], None] | None = None) -> dict[str, Any]:
+        """Fork the scenario's twins now (or at its ``at``), simulate, keep and return the
+        results; the scenario's ``status`` and ``progress`` follow the run."""
+        doc = self.get_scenario(scenario_id)
+        doc.update(status="running", progress=0.0, error=None)
+        self._save(doc)
+        try:
+            twins = self._scenario_twins(doc)
+            forks = self.fork_twins(twins, doc.get("at"))
+            overrides = {t: Override.parse(o, f"overrides.{t}")
+                         for t, o in doc.get("overrides", {}).items()}
+
+            def step(done: float) -> None:
+                doc["progress"] = round(done, 3)
+                self._save(doc)
+                if progress is not None:
+                    progress(done)
+
+            results = simulate_forks(forks, overrides, horizon=doc["horizon"], dt=doc["dt"],
+                                     samples=doc["samples"], seed=doc.get("seed"),
+                                     progress=step) if forks else {}
+        except Exception as exc:
+            reason = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            doc.update(status="failed", error=reason)
+            self._save(doc)
+            raise
+        doc.update(status="done", progress=1.0, results=results,
+                   kpis=scenario_kpis(results), runs=int(doc.get("runs", 0)) + 1,
+                   ran=to_iso(self.clock.now()),
+                   fork={f.twin_id: {"t": f.t, "behavior": f.group} for f in forks},
+                   notSimulated=[t for t in twins if t not in results])
+        self._save(doc)
+        return doc
+
+    def start_scenario(self: _Service, scenario_id: str) -> threading.Thread:
+        """Run a scenario on a background thread (its status and progress show on the
+        scenario); returns the thread."""
+        self.get_scenario(scenario_id)
+
+        def run() -> None:
+            try:
+                self.run_scenario(scenario_id)
+            except Exception:  # noqa: BLE001 - recorded on the scenario as "failed"
+                pass
+
+        thread = threading.Thread(target=run, name=f"holotwin-scenario-{scenario_id}",
+                                  daemon=True)
+        thread.start()
+        return thread
+
+    def compare_scenarios(self: _Service, scenario_ids: Sequence[str]) -> dict[str, Any]:
+        """Runs side by side, the first as the baseline (each must have run)."""
+        runs = []
+        for sid in scenario_ids:
+            doc = self.get_scenario(sid)
+            if doc.get("status") != "done":
+                raise InvalidInputError(f"Scenario {sid} has no results (status "
+                                        f"{doc.get('status')}); run it first")
+            runs.append((doc.get("name") or sid, doc))
+        return compare_runs(runs)
+
+
+def _past(store: Store, twin: str, binding: BehaviorBinding, behavior: Any, at: float,
+          params: Mapping[str, float]) -> Fork | None:
+    """A fork from the estimate history on the twin (diagonal covariance)."""
+    mean, std = [], []
+    t = -math.inf
+    for state in behavior.states:
+        points = store.telemetry_range(twin, f"estimate.{state}", -math.inf,
+                                       float(np.nextafter(at, math.inf)), 100_000)
+        spread = store.telemetry_range(twin, f"estimate.{state}.std", -math.inf,
+                                       float(np.nextafter(at, math.inf)), 100_000)
+        if not points or not spread:
+            return None
+        mean.append(float(points[-1].value or 0.0))
+        std.append(float(spread[-1].value or 0.0))
+        t = max(t, points[-1].time)
+    inputs = []
+    for name in behavior.inputs:
+        seen = store.telemetry_range(twin, binding.inputs[name], -math.inf,
+                                     float(np.nextafter(t, math.inf)), 100_000)
+        inputs.append(float(seen[-1].value or 0.0) if seen else 0.0)
+    return Fork(twin, binding.behavior, behavior, t, np.array(mean),
+                np.diag(np.array(std) ** 2), np.array(inputs), dict(params))

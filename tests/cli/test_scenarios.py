@@ -1,0 +1,65 @@
+"""``holotwin scenarios``: create (and run, with progress), list, compare, delete."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from holotwin.cli.main import cli
+from holotwin.clock import ManualClock
+from holotwin.demo.batteries import BatteryFleet
+from holotwin.demo.plant import build_plant
+from holotwin.service import TwinService
+from holotwin.service.tracker import BehaviorTracker
+from holotwin.store import SqliteStore
+
+
+def test_scenarios_from_the_command_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    clock = ManualClock(1_700_000_000.0)
+    service = TwinService(SqliteStore(data / "holotwin.db"), clock)
+    layout = build_plant(service, lines=1, machines_per_line=2)
+    packs = BatteryFleet(service, [line.id for line in layout.lines])
+    packs.start()
+    tracker = BehaviorTracker(service)
+    for _ in range(30):
+        clock.advance(1.0)
+        packs.tick()
+    tracker.run_once()
+    service.close()
+    spec = {"name": "line 1 as is", "subgraph": {"root": "line-1", "depth": 1},
+            "horizon": 3600, "dt": 5, "samples": 50, "seed": 1}
+    (tmp_path / "base.json").write_text(json.dumps(spec))
+    (tmp_path / "heavy.json").write_text(json.dumps(
+        {**spec, "name": "pack at 4 A", "overrides": {"battery-1": {"load": {"values": [[4.0]]}}}}))
+    runner = CliRunner()
+    base = runner.invoke(cli, ["--data-dir", str(data), "scenarios", "create",
+                               str(tmp_path / "base.json"), "--json"])
+    assert base.exit_code == 0, base.output
+    doc = json.loads(base.stdout)
+    assert doc["status"] == "done" and set(doc["results"]) == {"battery-1"}
+    assert set(doc["notSimulated"]) == {"plant", "line-1", "machine-1-1", "machine-1-2"}
+    heavy = runner.invoke(cli, ["--data-dir", str(data), "scenarios", "create",
+                                str(tmp_path / "heavy.json")])
+    assert heavy.exit_code == 0 and "battery-1" in heavy.stdout and "EOD" in heavy.stdout
+    assert "100.0% simulated" in heavy.output
+    listed = runner.invoke(cli, ["--data-dir", str(data), "scenarios", "list"])
+    assert "line 1 as is" in listed.stdout and "pack at 4 A" in listed.stdout
+    ids = [line.split()[0] for line in listed.stdout.splitlines() if "done" in line]
+    assert len(ids) == 2
+    first = doc["id"]
+    second = next(i for i in ids if i != first)
+    compared = runner.invoke(cli, ["--data-dir", str(data), "scenarios", "compare", first,
+                                   second])
+    assert compared.exit_code == 0 and "pack at 4 A" in compared.stdout
+    assert "-" in compared.stdout.split("pack at 4 A")[1]  # empties sooner than the baseline
+    gone = runner.invoke(cli, ["--data-dir", str(data), "scenarios", "delete", second])
+    assert gone.exit_code == 0
+    missing = runner.invoke(cli, ["--data-dir", str(data), "scenarios", "show", second])
+    assert missing.exit_code == 1 and "scenario" in missing.output.lower()
+    (tmp_path / "bad.json").write_text("{nope")
+    bad = runner.invoke(cli, ["--data-dir", str(data), "scenarios", "create",
+                              str(tmp_path / "bad.json")])
+    assert bad.exit_code == 1 and "is not JSON" in bad.output
