@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "holotwin"
-CORE = ["models", "twins", "behaviors", "estimate", "predict", "clock.py", "errors.py"]
-CORE_MAY_IMPORT = {"holotwin", "numpy", "scipy"}
+CORE = ["models", "twins", "behaviors", "estimate", "predict", "scenarios", "clock.py",
+        "errors.py"]
+CORE_MAY_IMPORT = {"holotwin", "numpy", "scipy", "simpy"}
 CORE_PACKAGES = {c.removesuffix(".py") for c in CORE}
 FORBIDDEN_AT_IMPORT = ("fastapi", "starlette", "uvicorn", "psycopg", "paho", "matplotlib", "httpx")
 
@@ -48,7 +49,7 @@ def test_core_imports_only_stdlib_numpy_scipy(path: Path) -> None:
 def test_importing_the_core_loads_no_web_or_driver_package() -> None:
     code = (
         "import sys, holotwin.models, holotwin.twins, holotwin.clock, holotwin.errors,"
-        " holotwin.behaviors, holotwin.estimate, holotwin.predict;"
+        " holotwin.behaviors, holotwin.estimate, holotwin.predict, holotwin.scenarios;"
         f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {FORBIDDEN_AT_IMPORT!r});"
         "print(','.join(bad))"
     )
@@ -59,6 +60,7 @@ def test_importing_the_core_loads_no_web_or_driver_package() -> None:
 @pytest.mark.parametrize(
     "module", ["holotwin", "holotwin.models", "holotwin.twins", "holotwin.store",
                "holotwin.behaviors", "holotwin.estimate", "holotwin.predict",
+               "holotwin.scenarios",
                "holotwin.service", "holotwin.api", "holotwin.errors", "holotwin.clock"])
 def test_public_names_are_curated(module: str) -> None:
     mod = importlib.import_module(module)
