@@ -1,0 +1,18 @@
+"""Execution backends (adapters): run many independent tasks here, in local processes or on
+Ray, behind one :class:`Executor` interface. Ray is an extra, imported only when a
+:class:`RayExecutor` is made."""
+
+from holotwin.compute.base import ComputeError, Executor, Progress
+from holotwin.compute.config import EXECUTOR_FORMS, open_executor
+from holotwin.compute.local import LocalExecutor
+from holotwin.compute.ray import RayExecutor
+
+__all__ = [
+    "EXECUTOR_FORMS",
+    "ComputeError",
+    "Executor",
+    "LocalExecutor",
+    "Progress",
+    "RayExecutor",
+    "open_executor",
+]

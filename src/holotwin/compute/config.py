@@ -1,0 +1,71 @@
+"""Choose an executor by a string, as a setting or a command-line option spells it:
+:func:`open_executor`.
+
+=========================  ===============================================================
+``"local"``                a :class:`~holotwin.compute.LocalExecutor` with one process per CPU
+``"local:N"``              ``N`` local processes; ``"local:0"`` and ``"local:1"``: in this
+                           process (no pool)
+``"inline"``               in this process (the same as ``"local:1"``)
+``"ray"``                  a :class:`~holotwin.compute.RayExecutor` on a local Ray instance it
+                           starts, with every CPU
+``"ray:N"``                a local Ray instance with ``N`` CPUs
+``"ray:auto"``             the Ray cluster already running on this machine (or ``RAY_ADDRESS``)
+``"ray://host:port"``      a remote Ray cluster, through the Ray client (port 10001 usually)
+=========================  ===============================================================
+
+>>> open_executor("local:1")
+LocalExecutor(in process)
+>>> open_executor("local:4").workers
+4
+>>> open_executor("dask")
+Traceback (most recent call last):
+...
+holotwin.errors.InvalidInputError: Unknown executor 'dask'; use local, local:N, inline, ray, \
+ray:N, ray:auto or ray://host:port
+"""
+
+from __future__ import annotations
+
+from holotwin.compute.base import Executor
+from holotwin.compute.local import LocalExecutor
+from holotwin.compute.ray import RayExecutor
+from holotwin.errors import InvalidInputError
+
+__all__ = ["EXECUTOR_FORMS", "open_executor"]
+
+#: the spellings :func:`open_executor` accepts
+EXECUTOR_FORMS = ("local", "local:N", "inline", "ray", "ray:N", "ray:auto", "ray://host:port")
+
+
+def _count(text: str, config: str) -> int:
+    if not text.isdigit():
+        raise InvalidInputError(f"Executor {config!r}: {text!r} is not a whole number of "
+                                "workers")
+    return int(text)
+
+
+def open_executor(config: str) -> Executor:
+    """The executor ``config`` names (see the module docs); close it when done."""
+    if not isinstance(config, str):
+        raise InvalidInputError(f"An executor is named by a string, got {config!r}")
+    text = config.strip()
+    kind, colon, rest = text.partition(":")
+    if text == "inline":
+        return LocalExecutor(workers=1)
+    if kind == "local":
+        return LocalExecutor(None if not colon else _count(rest, config))
+    if text.startswith("ray://"):
+        if len(text) == len("ray://"):
+            raise InvalidInputError(f"Executor {config!r} names no host")
+        return RayExecutor(address=text)
+    if kind == "ray":
+        if not colon:
+            return RayExecutor()
+        if rest == "auto":
+            return RayExecutor(address="auto")
+        cpus = _count(rest, config)
+        if cpus < 1:
+            raise InvalidInputError(f"Executor {config!r}: a Ray instance needs at least 1 CPU")
+        return RayExecutor(num_cpus=cpus)
+    raise InvalidInputError(f"Unknown executor {config!r}; use {', '.join(EXECUTOR_FORMS[:-1])} "
+                            f"or {EXECUTOR_FORMS[-1]}")
