@@ -34,6 +34,16 @@ __all__ = [
 ]
 
 
-def open(url: str = "sqlite://holotwin-data/holotwin.db", clock: Clock | None = None) -> TwinService:
-    """Open a holotwin instance on a store URL (see :func:`holotwin.store.open_store`)."""
-    return TwinService(open_store(url), clock)
+def open(url: str = "sqlite://holotwin-data/holotwin.db", clock: Clock | None = None, *,
+         executor: str = "inline") -> TwinService:
+    """Open a holotwin instance on a store URL (see :func:`holotwin.store.open_store`);
+    ``executor`` names where scenario work runs (``"inline"``, ``"local"``, ``"local:N"``,
+    ``"ray"``..., see :func:`holotwin.compute.open_executor`)."""
+    from holotwin.compute import open_executor
+
+    runner = open_executor(executor)
+    try:
+        return TwinService(open_store(url), clock, executor=runner)
+    except BaseException:
+        runner.close()
+        raise

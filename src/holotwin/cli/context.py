@@ -39,10 +39,18 @@ def redact(url: str) -> str:
 
 @dataclass(frozen=True)
 class CliContext:
-    """``data_dir`` (holds the default SQLite file) and an explicit ``store`` URL, if given."""
+    """``data_dir`` (holds the default SQLite file), an explicit ``store`` URL, if given,
+    where scenario work runs (``executor``, see :func:`holotwin.compute.open_executor`) and
+    the folder of FMU files for behavior bindings (``fmu_dir``; default ``<data_dir>/fmu``)."""
 
     data_dir: Path
     store: str | None = None
+    executor: str = "local"
+    fmu_dir: Path | None = None
+
+    @property
+    def fmu_folder(self) -> Path:
+        return self.fmu_dir if self.fmu_dir is not None else self.data_dir / "fmu"
 
     @property
     def store_url(self) -> str:
@@ -70,9 +78,17 @@ class CliContext:
             raise CliError(f"Cannot open the store at {redact(url)}: {exc}") from None
 
     def open_service(self) -> TwinService:
-        store = self.open_store()
+        from holotwin.compute import open_executor
+
+        executor = open_executor(self.executor)  # the string was checked by --executor
         try:
-            return TwinService(store)
+            store = self.open_store()
         except BaseException:
+            executor.close()
+            raise
+        try:
+            return TwinService(store, executor=executor, fmu_dir=self.fmu_folder)
+        except BaseException:
+            executor.close()
             store.close()
             raise

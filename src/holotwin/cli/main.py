@@ -36,6 +36,17 @@ Examples:
 """
 
 
+def _check_executor(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Refuse a misspelt --executor before any command runs (nothing is started here)."""
+    from holotwin.compute import check_executor
+
+    try:
+        check_executor(value)
+    except HolotwinError as exc:
+        raise click.BadParameter(exc.message) from None
+    return value.strip()
+
+
 class HolotwinGroup(click.Group):
     """A group that prints holotwin errors as ``Error: <message>`` (exit code 1)."""
 
@@ -54,15 +65,24 @@ class HolotwinGroup(click.Group):
 @click.option("--store", metavar="URL", envvar="HOLOTWIN_STORE",
               help="Store URL: sqlite:///PATH.db or postgresql://USER@HOST/DB "
                    "[env: HOLOTWIN_STORE; default: sqlite:///<data-dir>/holotwin.db].")
+@click.option("--executor", metavar="WHERE", envvar="HOLOTWIN_EXECUTOR", default="local",
+              show_default=True, callback=_check_executor,
+              help="Where scenario work runs: local (a process per CPU), local:N, inline, ray, "
+                   "ray:N, ray:auto or ray://HOST:PORT [env: HOLOTWIN_EXECUTOR].")
+@click.option("--fmu-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              envvar="HOLOTWIN_FMU_DIR",
+              help="Folder behavior bindings take FMU files from [env: HOLOTWIN_FMU_DIR; "
+                   "default: <data-dir>/fmu].")
 @click.version_option(__version__, prog_name="holotwin")
 @click.pass_context
-def cli(ctx: click.Context, data_dir: Path, store: str | None) -> None:
+def cli(ctx: click.Context, data_dir: Path, store: str | None, executor: str,
+        fmu_dir: Path | None) -> None:
     """holotwin: live digital twins of physical assets.
 
     Run 'holotwin demo' for a live plant, or 'holotwin serve' for the REST API. Everything is
     kept in a data directory (./holotwin-data by default) or in the store given by --store.
     """
-    ctx.obj = CliContext(data_dir, store or None)
+    ctx.obj = CliContext(data_dir, store or None, executor, fmu_dir)
 
 
 cli.add_command(serve)

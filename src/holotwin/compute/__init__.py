@@ -3,7 +3,7 @@ Ray, behind one :class:`Executor` interface. Ray is an extra, imported only when
 :class:`RayExecutor` is made."""
 
 from holotwin.compute.base import ComputeError, Executor, Progress
-from holotwin.compute.config import EXECUTOR_FORMS, open_executor
+from holotwin.compute.config import EXECUTOR_FORMS, check_executor, open_executor
 from holotwin.compute.local import LocalExecutor
 from holotwin.compute.ray import RayExecutor
 
@@ -14,5 +14,6 @@ __all__ = [
     "LocalExecutor",
     "Progress",
     "RayExecutor",
+    "check_executor",
     "open_executor",
 ]

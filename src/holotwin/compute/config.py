@@ -31,7 +31,7 @@ from holotwin.compute.local import LocalExecutor
 from holotwin.compute.ray import RayExecutor
 from holotwin.errors import InvalidInputError
 
-__all__ = ["EXECUTOR_FORMS", "open_executor"]
+__all__ = ["EXECUTOR_FORMS", "check_executor", "open_executor"]
 
 #: the spellings :func:`open_executor` accepts
 EXECUTOR_FORMS = ("local", "local:N", "inline", "ray", "ray:N", "ray:auto", "ray://host:port")
@@ -44,28 +44,44 @@ def _count(text: str, config: str) -> int:
     return int(text)
 
 
-def open_executor(config: str) -> Executor:
-    """The executor ``config`` names (see the module docs); close it when done."""
+def check_executor(config: str) -> tuple[str, int | str | None]:
+    """What ``config`` names, without starting anything: ``("local", workers or None)``,
+    ``("ray", num_cpus or None)`` or ``("ray-cluster", address)``; :class:`InvalidInputError`
+    for a bad spelling.
+
+    >>> check_executor("ray:auto"), check_executor(" local:3 ")
+    (('ray-cluster', 'auto'), ('local', 3))
+    """
     if not isinstance(config, str):
         raise InvalidInputError(f"An executor is named by a string, got {config!r}")
     text = config.strip()
     kind, colon, rest = text.partition(":")
     if text == "inline":
-        return LocalExecutor(workers=1)
+        return "local", 1
     if kind == "local":
-        return LocalExecutor(None if not colon else _count(rest, config))
+        return "local", None if not colon else _count(rest, config)
     if text.startswith("ray://"):
         if len(text) == len("ray://"):
             raise InvalidInputError(f"Executor {config!r} names no host")
-        return RayExecutor(address=text)
+        return "ray-cluster", text
     if kind == "ray":
         if not colon:
-            return RayExecutor()
+            return "ray", None
         if rest == "auto":
-            return RayExecutor(address="auto")
+            return "ray-cluster", "auto"
         cpus = _count(rest, config)
         if cpus < 1:
             raise InvalidInputError(f"Executor {config!r}: a Ray instance needs at least 1 CPU")
-        return RayExecutor(num_cpus=cpus)
+        return "ray", cpus
     raise InvalidInputError(f"Unknown executor {config!r}; use {', '.join(EXECUTOR_FORMS[:-1])} "
                             f"or {EXECUTOR_FORMS[-1]}")
+
+
+def open_executor(config: str) -> Executor:
+    """The executor ``config`` names (see the module docs); close it when done."""
+    kind, argument = check_executor(config)
+    if kind == "local":
+        return LocalExecutor(argument if isinstance(argument, int) else None)
+    if kind == "ray-cluster":
+        return RayExecutor(address=str(argument))
+    return RayExecutor(num_cpus=argument if isinstance(argument, int) else None)

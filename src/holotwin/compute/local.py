@@ -11,7 +11,7 @@ child. The processes start on the first map and serve every map until :meth:`clo
 NumPy work that is already vectorized gains from processes only when each task is long
 enough to pay for sending its items and results (pickled) and, the first time, for starting
 the processes (about a second: each imports NumPy and holotwin): give each task a chunk of
-thousands of samples, not one.
+thousands of samples, not one. A map of a single item runs in this process.
 
 >>> with LocalExecutor(workers=0) as executor:
 ...     done = []
@@ -112,6 +112,8 @@ class LocalExecutor(Executor):
         if self.in_process:
             return self._run_here(fn, work, progress)
         check_picklable(fn)
+        if len(work) == 1:  # nothing to share out: no pickling, no pool to start
+            return self._run_here(fn, work, progress)
         return self._run_in_pool(fn, work, progress)
 
     def _run_here(self, fn: Callable[[T], R], work: list[T], progress: Progress | None

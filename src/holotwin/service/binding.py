@@ -165,6 +165,12 @@ class BehaviorBinding:
         parameter for a batch of twins calibrated each to its own asset)."""
         return behavior_class(self.behavior)(**{**self.parameters, **(parameters or {})})
 
+    @property
+    def key(self) -> str:
+        """What tells this binding's behavior apart from others': twins whose bindings share
+        a key can be simulated in one batch (their behaviors differ by parameters only)."""
+        return self.behavior
+
     def signals(self) -> set[str]:
         """Every telemetry signal the binding reads."""
         return set(self.inputs.values()) | set(self.outputs.values())

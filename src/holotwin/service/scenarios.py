@@ -143,7 +143,7 @@ class ScenarioMethods:
                 behavior = behavior_for(binding, [calibration])
                 params = {**binding.parameters, **(calibration or {}).get("parameters", {})}
                 if doc and not doc.get("reset") and (at is None or doc["t"] <= at):
-                    forks.append(Fork(twin, binding.behavior, behavior, float(doc["t"]),
+                    forks.append(Fork(twin, binding.key, behavior, float(doc["t"]),
                                       np.array(doc["mean"]), np.array(doc["cov"]),
                                       np.array([doc["inputs"].get(i, 0.0)
                                                 for i in behavior.inputs]), params))
@@ -287,5 +287,5 @@ def _past(store: Store, twin: str, binding: BehaviorBinding, behavior: Any, at: 
         seen = store.telemetry_range(twin, binding.inputs[name], -math.inf,
                                      float(np.nextafter(t, math.inf)), 100_000)
         inputs.append(float(seen[-1].value or 0.0) if seen else 0.0)
-    return Fork(twin, binding.behavior, behavior, t, np.array(mean),
+    return Fork(twin, binding.key, behavior, t, np.array(mean),
                 np.diag(np.array(std) ** 2), np.array(inputs), dict(params))

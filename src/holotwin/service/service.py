@@ -13,9 +13,11 @@ import threading
 import uuid
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from holotwin.clock import Clock, SystemClock, to_iso
+from holotwin.compute import Executor, LocalExecutor
 from holotwin.errors import (
     ConflictError,
     InvalidInputError,
@@ -86,11 +88,20 @@ class WriteResult:
 
 
 class TwinService(TelemetryMethods, BehaviorMethods, ScenarioMethods):
-    """Models, twins, relationships, telemetry and the change log of one holotwin instance."""
+    """Models, twins, relationships, telemetry and the change log of one holotwin instance.
 
-    def __init__(self, store: Store, clock: Clock | None = None) -> None:
+    ``executor`` runs the independent parts of scenarios (replications of a line, candidates
+    of an optimization) and is closed with the service (default: in this process, see
+    :mod:`holotwin.compute`); ``fmu_dir`` is the folder behavior bindings may take FMU files
+    from (None: FMU bindings are refused).
+    """
+
+    def __init__(self, store: Store, clock: Clock | None = None, *,
+                 executor: Executor | None = None, fmu_dir: Path | None = None) -> None:
         self.store = store
         self.clock: Clock = clock or SystemClock()
+        self.executor: Executor = executor if executor is not None else LocalExecutor(workers=1)
+        self.fmu_dir = None if fmu_dir is None else Path(fmu_dir)
         self.registry = ModelRegistry()
         self._model_lock = threading.Lock()
         self._listeners: list[Callable[[int], None]] = []
@@ -503,4 +514,7 @@ class TwinService(TelemetryMethods, BehaviorMethods, ScenarioMethods):
         return run_query(self.store, self.model_family, text, continuation, page_size)
 
     def close(self) -> None:
-        self.store.close()
+        try:
+            self.executor.close()
+        finally:
+            self.store.close()
