@@ -213,6 +213,18 @@ def test_its_class_takes_parameter_values_like_any_behavior_class(body: FmuBehav
         type(body)(body.path, states=["T"])
 
 
+def test_a_fixed_parameter_takes_one_value_for_every_row(body: FmuBehavior) -> None:
+    """Twins that share a fixed parameter can be simulated in one batch (a what-if scenario
+    gives each fork's parameters as one value per row)."""
+    shared = type(body)(C=np.array([C, C, C]), h=np.array([1.0, 2.0, 4.0]))
+    assert shared.p["C"].tolist() == [C] and shared.p["h"].tolist() == [1.0, 2.0, 4.0]
+    x = shared.next_state(np.full((3, 1), T0), np.array([[T_AMB]]), 50.0)[:, 0]
+    assert np.max(np.abs(x - closed_form(50.0, T0, np.array([1.0, 2.0, 4.0])))) < 1e-8
+    shared.close()
+    with pytest.raises(InvalidInputError, match=r"'C' of .* is a fixed parameter"):
+        type(body)(C=np.array([C, 400.0]))
+
+
 def test_copies_share_the_instance_and_pickles_open_the_file_again(
         body: FmuBehavior) -> None:
     x, u = np.array([[T0], [320.0]]), np.array([[T_AMB]])

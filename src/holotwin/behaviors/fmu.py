@@ -42,7 +42,8 @@ How the Behavior API maps onto FMI:
   is initialized (the default shown by :meth:`Behavior.describe` is that value; its unit and
   description come from the model description). A value per row (an array of shape ``(B,)``,
   a fleet calibrated twin by twin) is set before each row's step and is allowed only for
-  tunable parameters.
+  tunable parameters (an array of one value repeated counts as that value, as when twins
+  that share a fixed parameter are simulated together).
 - **lifetime**: the FMU is extracted and instantiated on first use and kept;
   :meth:`FmuBehavior.close` (or a ``with`` block) terminates and frees it and deletes the
   extracted files; a later call instantiates it again. A copy (``copy.copy``, as a predictor
@@ -411,7 +412,12 @@ class FmuBehavior(Behavior):
             given = dict(spec.values)
         super().__init__(**given)
         for v in spec.parameters:
-            if self.p[v.name].size > 1 and v.variability != "tunable":
+            value = self.p[v.name]
+            if value.size > 1 and v.variability != "tunable":
+                # one value repeated (twins that share it, simulated in one batch) is that value
+                if np.all(value == value[0]):
+                    self.p[v.name] = value[:1]
+                    continue
                 raise InvalidInputError(
                     f"{v.name!r} of {spec.path.name} is a fixed parameter: it takes one value "
                     f"(set before the FMU is initialized), got {self.p[v.name].size}")

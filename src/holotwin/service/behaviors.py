@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -57,6 +58,7 @@ class _Service(Protocol):
     store: Store
     registry: ModelRegistry
     clock: Clock
+    fmu_dir: Path | None
 
     def write_telemetry(self, points: Sequence[TelemetryPoint], models: Mapping[str, str],
                         dead_letters: Sequence[DeadLetter] = (), *,
@@ -79,9 +81,10 @@ class BehaviorMethods:
         return [cls().describe() for cls in BEHAVIORS.values()]
 
     def put_behavior_binding(self: _Service, model_id: str, raw: object) -> dict[str, Any]:
-        """Bind a behavior to a model (see :mod:`holotwin.service.binding`)."""
+        """Bind a behavior to a model (see :mod:`holotwin.service.binding`); an FMU binding
+        takes its file from the service's ``fmu_dir``."""
         self.registry.require(model_id)
-        doc = BehaviorBinding.parse(raw).to_json()
+        doc = BehaviorBinding.parse(raw, self.fmu_dir).to_json()
         with self.store.transaction() as tx:
             tx.put_document(BINDING, model_id, doc, self.clock.now())
         return doc
@@ -111,7 +114,7 @@ class BehaviorMethods:
         while level:
             for m in level:
                 if m in bindings:
-                    return m, BehaviorBinding.parse(bindings[m])
+                    return m, BehaviorBinding.parse(bindings[m], self.fmu_dir)
             seen.update(level)
             nxt: list[str] = []
             for m in level:
