@@ -63,3 +63,38 @@ def test_scenarios_from_the_command_line(tmp_path: Path) -> None:
     bad = runner.invoke(cli, ["--data-dir", str(data), "scenarios", "create",
                               str(tmp_path / "bad.json")])
     assert bad.exit_code == 1 and "is not JSON" in bad.output
+
+
+def test_line_scenarios_from_the_command_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    service = TwinService(SqliteStore(data / "holotwin.db"), ManualClock(1_700_000_000.0))
+    build_plant(service, lines=1, machines_per_line=3)
+    for k, speed in enumerate((6.0, 4.0, 6.0), start=1):  # 10 s, 15 s, 10 s a part
+        service.patch_twin(f"machine-1-{k}", [{"op": "replace", "path": "/speed",
+                                               "value": speed}])
+    service.close()
+    spec = {"kind": "line", "name": "line as is", "line": "line-1", "horizon": 7200,
+            "replications": 2, "seed": 3}
+    (tmp_path / "base.json").write_text(json.dumps(spec))
+    (tmp_path / "stop.json").write_text(json.dumps({**spec, "name": "stop 1-2", "overrides": {
+        "maintenance": [{"station": "machine-1-2", "start": 0, "duration": 1800}]}}))
+    runner = CliRunner()
+    args = ["--data-dir", str(data), "--executor", "inline", "scenarios"]
+    base = runner.invoke(cli, [*args, "create", str(tmp_path / "base.json")])
+    assert base.exit_code == 0, base.output
+    # 2 h at 240 parts/h, less the 25 s before the first part leaves the empty line
+    assert "good 478 ± 0" in base.stdout and "bottleneck machine-1-2" in base.stdout
+    assert "100.0% simulated" in base.output
+    stop = runner.invoke(cli, [*args, "create", str(tmp_path / "stop.json"), "--json"])
+    doc = json.loads(stop.stdout)
+    lost = 478 - doc["kpis"]["good"]["mean"]
+    assert abs(lost - 120) <= 1  # half an hour of the bottleneck (its start-up overlaps)
+    listed = runner.invoke(cli, [*args, "list"])
+    ids = [line.split()[0] for line in listed.stdout.splitlines() if "done" in line]
+    assert "line" in listed.stdout and len(ids) == 2
+    first = next(i for i in ids if i != doc["id"])
+    compared = runner.invoke(cli, [*args, "compare", first, doc["id"]])
+    assert compared.exit_code == 0, compared.output
+    assert f"{-lost:+,.0f} ({-lost:+,.0f} to {-lost:+,.0f})" in compared.stdout
+    bad = runner.invoke(cli, [*args, "create", str(tmp_path / "nope.json")])
+    assert bad.exit_code == 1 and "Cannot read" in bad.output

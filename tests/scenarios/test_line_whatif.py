@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import math
+from typing import Literal
 
 import pytest
 
+from holotwin.compute import LocalExecutor
+from holotwin.errors import InvalidInputError
 from holotwin.scenarios import (
     Buffer,
     LineModel,
@@ -14,6 +18,7 @@ from holotwin.scenarios import (
     mtbf_from_health,
     simulate_line,
 )
+from holotwin.scenarios.tasks import run_here
 
 HOUR = 3600.0
 
@@ -89,3 +94,44 @@ def test_health_lowers_mtbf_and_throughput() -> None:
     b = simulate_line(worn, 5e5, warmup_s=HOUR, seed=5)
     assert b.stations["s2"].failures.mean > 2.5 * a.stations["s2"].failures.mean
     assert b.throughput.mean < a.throughput.mean * 0.9
+
+
+@pytest.mark.parametrize(("failures", "seed"), [("operation", 21), ("time", 22)])
+def test_maintenance_that_restores_reliability_gives_the_new_availability(
+        failures: Literal["operation", "time"], seed: int) -> None:
+    # before the window: MTBF 300 s (A = 0.75); after it: MTBF 2,700 s (A = 0.9 with MTTR
+    # 300 s). The span observed after the window is about 1,100 failure-repair cycles.
+    worn = LineModel([Station("s", 60.0, mtbf=300.0, mttr=300.0, failures=failures)])
+    window = Maintenance("s", 0.0, 600.0, mtbf_after=2700.0)
+    restored = simulate_line(worn, 3e6 + 600.0, warmup_s=600.0, seed=seed,
+                             maintenance=[window]).stations["s"]
+    unchanged = simulate_line(worn, 3e6 + 600.0, warmup_s=600.0, seed=seed,
+                              maintenance=[Maintenance("s", 0.0, 600.0)]).stations["s"]
+    assert restored.availability.mean == pytest.approx(0.9, rel=0.01)
+    assert unchanged.availability.mean == pytest.approx(0.5, rel=0.02)
+    assert restored.failures.mean == pytest.approx(3e6 / 3000.0, rel=0.08)
+
+
+def test_maintenance_to_as_good_as_never_failing() -> None:
+    line = LineModel([Station("s", 10.0, mtbf=600.0, mttr=60.0)])
+    before = simulate_line(line, 5 * HOUR, seed=2)
+    fixed = [Maintenance("s", 5 * HOUR, 60.0, mtbf_after=math.inf)]
+    after = simulate_line(line, 20 * HOUR, warmup_s=5 * HOUR + 60.0, seed=2, maintenance=fixed)
+    assert before.stations["s"].failures.mean > 10
+    assert after.stations["s"].failures.mean == 0 and after.stations["s"].down.mean == 0.0
+    assert after.throughput.mean == pytest.approx(360.0)
+    with pytest.raises(InvalidInputError, match="mtbf_after must be a number > 0"):
+        Maintenance("s", 0.0, 60.0, mtbf_after=0.0)
+
+
+def test_replications_through_a_map_give_the_same_result() -> None:
+    line = _unreliable_line(3)
+    windows = [Maintenance("s2", 2 * HOUR, HOUR, mtbf_after=6 * HOUR)]
+    serial = simulate_line(line, 10 * HOUR, seed=4, replications=4, maintenance=windows)
+    seen: list[float] = []
+    mapped = simulate_line(line, 10 * HOUR, seed=4, replications=4, maintenance=windows,
+                           map=run_here, progress=seen.append)
+    assert mapped == serial and seen == [0.25, 0.5, 0.75, 1.0]
+    with LocalExecutor(workers=2) as pool:
+        assert simulate_line(line, 10 * HOUR, seed=4, replications=4, maintenance=windows,
+                             map=pool.map) == serial

@@ -23,7 +23,39 @@ def _progress(done: float) -> None:
     click.echo(f"  {done:6.1%} simulated", err=True)
 
 
+def _interval(e: dict[str, Any], digits: int = 0, scale: float = 1.0) -> str:
+    mean, low, high = e.get("mean"), e.get("low"), e.get("high")
+    if mean is None:
+        return "-"
+    text = f"{mean * scale:,.{digits}f}"
+    if low is not None and high is not None:
+        text += f" ± {(high - low) * scale / 2:,.{digits}f}"
+    return text
+
+
+def _line_summary(doc: dict[str, Any]) -> None:
+    results, kpis = doc["results"], doc["kpis"]
+    t = table("station", "cycle (s)", "speed", "MTBF (s)", "MTTR (s)", "failures", "OEE",
+              "bottleneck")
+    for s in results["stations"]:
+        r = s["results"]
+        share = (r["bottleneckSole"]["mean"] or 0.0) + (r["bottleneckShifting"]["mean"] or 0.0)
+        t.add_row(s["name"], f"{s['cycleTime']:.3g}", f"{s['speed']:g}",
+                  "never" if s["mtbf"] is None else f"{s['mtbf']:,.0f}", f"{s['mttr']:,.0f}",
+                  _interval(r["failures"], 1), _interval(r["oee"], 1, 100.0) + " %",
+                  f"{share:.0%}")
+    console().print(t)
+    click.echo(f"Line over {results['horizon'] - results['warmup']:,.0f} s, "
+               f"{results['replications']} replication(s), seed {results['seed']}: "
+               f"throughput {_interval(kpis['throughput'], 1)} parts/h, "
+               f"good {_interval(kpis['good'])}, OEE {_interval(kpis['oee'], 1, 100.0)} %, "
+               f"bottleneck {kpis['bottleneck']} (± : 95 % interval)")
+
+
 def _summary(doc: dict[str, Any]) -> None:
+    if doc.get("kind") == "line":
+        _line_summary(doc)
+        return
     t = table("twin", "event", "mean (s)", "p5 (s)", "p95 (s)", "reached")
     for twin, result in doc.get("results", {}).items():
         for event, toe in result["timeOfEvent"].items():
@@ -97,10 +129,12 @@ def list_all(obj: CliContext) -> None:
     if not docs:
         click.echo("No scenarios.")
         return
-    t = table("id", "name", "status", "runs", "twins", "horizon (s)")
+    t = table("id", "name", "kind", "status", "runs", "twins", "horizon (s)")
     for d in docs:
-        t.add_row(d["id"], d.get("name", ""), d["status"], str(d.get("runs", 0)),
-                  ", ".join(d.get("twins", [])) or str(d.get("subgraph")), f"{d['horizon']:g}")
+        what = d["line"] if d.get("kind") == "line" else \
+            ", ".join(d.get("twins", [])) or str(d.get("subgraph"))
+        t.add_row(d["id"], d.get("name", ""), d.get("kind", "forks"), d["status"],
+                  str(d.get("runs", 0)), what, f"{d['horizon']:g}")
     console().print(t)
 
 
@@ -120,12 +154,27 @@ def show(obj: CliContext, scenario_id: str) -> None:
 @click.argument("scenario_ids", metavar="ID...", nargs=-1, required=True)
 @click.pass_obj
 def compare(obj: CliContext, scenario_ids: tuple[str, ...]) -> None:
-    """Mean event times side by side, the first scenario being the baseline."""
+    """KPIs (lines) or mean event times (forks) side by side, the first scenario being the
+    baseline."""
     service = obj.open_service()
     try:
         result = service.compare_scenarios(list(scenario_ids))
     finally:
         service.close()
+    if result.get("kind") == "line":
+        t = table("scenario", "throughput (parts/h)", "good", "vs baseline", "OEE",
+                  "bottleneck")
+        for row in result["scenarios"]:
+            k, delta = row["kpis"], row["vsBaseline"]["good"]
+            change = f"{delta['mean']:+,.0f}"
+            if delta.get("low") is not None and delta.get("high") is not None:
+                change += f" ({delta['low']:+,.0f} to {delta['high']:+,.0f})"
+            t.add_row(row["scenario"], _interval(k["throughput"], 1), _interval(k["good"]),
+                      change, _interval(k["oee"], 1, 100.0) + " %", k["bottleneck"])
+        console().print(t)
+        click.echo("vs baseline: good parts, with the paired 95 % interval when the runs "
+                   "share their seed and replications")
+        return
     t = table("scenario", "twin", "event", "mean (s)", "vs baseline (s)", "reached")
     for row in result["scenarios"]:
         for twin, events in row["twins"].items():

@@ -26,6 +26,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -84,6 +85,7 @@ class LocalExecutor(Executor):
         self._workers = workers
         self.start_method = start_method
         self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
         self._closed = False
 
     @property
@@ -129,11 +131,12 @@ class LocalExecutor(Executor):
         return results
 
     def _open(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self._workers,
-                mp_context=multiprocessing.get_context(self.start_method))
-        return self._pool
+        with self._lock:  # maps from several threads (scenarios run in the background)
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self._workers,
+                    mp_context=multiprocessing.get_context(self.start_method))
+            return self._pool
 
     def _run_in_pool(self, fn: Callable[[T], R], work: list[T], progress: Progress | None
                      ) -> list[R]:

@@ -59,6 +59,7 @@ import numpy as np
 from holotwin.errors import InvalidInputError
 from holotwin.scenarios.line_engine import run_replication
 from holotwin.scenarios.line_kpi import LineResult, LineRun, evaluate_run, summarize
+from holotwin.scenarios.tasks import TaskMap
 
 __all__ = [
     "Buffer",
@@ -167,11 +168,17 @@ class Buffer:
 
 @dataclass(frozen=True)
 class Maintenance:
-    """A planned stop of ``station`` during ``[start, start + duration)`` (s from t = 0)."""
+    """A planned stop of ``station`` during ``[start, start + duration)`` (s from t = 0).
+
+    ``mtbf_after`` (s, ``inf`` allowed): the station's MTBF from the end of the window on, for
+    maintenance that restores its reliability (None: the MTBF stays as it was). Failure
+    times are exponential, so the time to the next failure is drawn afresh at that moment.
+    """
 
     station: str
     start: float
     duration: float
+    mtbf_after: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.station, str) or not self.station:
@@ -180,6 +187,9 @@ class Maintenance:
         where = f"Maintenance of '{self.station}'"
         object.__setattr__(self, "start", _non_negative(self.start, f"{where}: start"))
         object.__setattr__(self, "duration", _positive(self.duration, f"{where}: duration"))
+        if self.mtbf_after is not None:
+            object.__setattr__(self, "mtbf_after", _positive(
+                self.mtbf_after, f"{where}: mtbf_after", infinite=True))
 
     @property
     def end(self) -> float:
@@ -277,6 +287,17 @@ def mtbf_from_health(base_mtbf: float, health: float, *, exponent: float = 1.0) 
     return base * math.pow(h, k)
 
 
+def _restores(model: LineModel, maintenance: Sequence[Maintenance]
+              ) -> list[list[tuple[float, float]]]:
+    """Per station, the ``(time, mtbf)`` at which maintenance windows that end change its MTBF
+    (call after :func:`_windows`, which checks ``maintenance``)."""
+    out: list[list[tuple[float, float]]] = [[] for _ in model.stations]
+    for m in maintenance:
+        if m.mtbf_after is not None:
+            out[model.names.index(m.station)].append((m.end, m.mtbf_after))
+    return [sorted(r) for r in out]
+
+
 def _windows(model: LineModel, maintenance: Sequence[Maintenance]
              ) -> list[list[tuple[float, float]]]:
     """Per station, its maintenance windows sorted and merged."""
@@ -324,6 +345,7 @@ def simulate_line(
     speed: float = 1.0,
     maintenance: Sequence[Maintenance] = (),
     progress: Callable[[float], None] | None = None,
+    map: TaskMap | None = None,
 ) -> LineResult:
     """Simulate ``model`` from ``t = 0`` (empty line) to ``horizon_s`` (s), ``replications``
     times, and return the KPIs over ``(warmup_s, horizon_s]`` with 95 % confidence intervals
@@ -335,6 +357,10 @@ def simulate_line(
     ``speed`` multiplies the speed of every station (a line-speed knob); ``maintenance``
     stops stations during planned windows; ``progress`` is called with the fraction done
     (0 to 1), ``_PROGRESS_STEPS`` times per replication.
+
+    ``map`` runs the replications (``map(fn, items, progress=...)``, e.g. an executor's
+    :meth:`~holotwin.compute.Executor.map`, to run them in several processes); the results are
+    the same as without it, and progress is then reported once per replication.
     """
     if not isinstance(model, LineModel):
         raise InvalidInputError(f"model must be a LineModel, got {type(model).__name__}")
@@ -349,20 +375,49 @@ def simulate_line(
     if progress is not None and not callable(progress):
         raise InvalidInputError("progress must be a callable taking the fraction done")
     windows = _windows(model, maintenance)
+    restores = _restores(model, maintenance)
     line_stop = _common_stop(windows, warmup, horizon)
     ideal = [s.cycle_time / (s.speed * line_speed) for s in model.stations]
     capacities = [b.capacity for b in model.buffers]
+    tasks = [_Replication(model, capacities, ideal, windows, restores, horizon, warmup,
+                          line_stop, sequence)
+             for sequence in np.random.SeedSequence(seed_value).spawn(n_rep)]
 
-    runs: list[LineRun] = []
-    for r, sequence in enumerate(np.random.SeedSequence(seed_value).spawn(n_rep)):
+    if map is not None:
+        runs: list[LineRun] = map(_replicate, tasks, progress=progress)
+        return summarize(runs, horizon, warmup)
+    runs = []
+    for r, task in enumerate(tasks):
         def step(fraction: float, r: int = r) -> None:
             if progress is not None:
                 progress((r + fraction) / n_rep)
 
-        trace = run_replication(
-            model.stations, capacities, ideal, windows, horizon, warmup, sequence,
-            step if progress is not None else None, _PROGRESS_STEPS)
-        runs.append(evaluate_run(model.names, ideal, capacities, trace, warmup, horizon,
-                                 line_stop))
+        runs.append(task.run(step if progress is not None else None))
     return summarize(runs, horizon, warmup)
+
+
+@dataclass(frozen=True)
+class _Replication:
+    """One replication of :func:`simulate_line`, as a value that can go to another process."""
+
+    model: LineModel
+    capacities: list[int]
+    ideal: list[float]
+    windows: list[list[tuple[float, float]]]
+    restores: list[list[tuple[float, float]]]
+    horizon: float
+    warmup: float
+    line_stop: float
+    seed: np.random.SeedSequence
+
+    def run(self, progress: Callable[[float], None] | None = None) -> LineRun:
+        trace = run_replication(
+            self.model.stations, self.capacities, self.ideal, self.windows, self.horizon,
+            self.warmup, self.seed, progress, _PROGRESS_STEPS, self.restores)
+        return evaluate_run(self.model.names, self.ideal, self.capacities, trace, self.warmup,
+                            self.horizon, self.line_stop)
+
+
+def _replicate(task: _Replication) -> LineRun:
+    return task.run()
 

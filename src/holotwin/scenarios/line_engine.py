@@ -132,8 +132,8 @@ class _Link:
 class _StationSim:
     def __init__(self, env: simpy.Environment, spec: Station, mean_cycle: float,
                  windows: Sequence[tuple[float, float]], seq: np.random.SeedSequence,
-                 upstream: _Link | None, downstream: _Link | None, t0: float, t1: float
-                 ) -> None:
+                 upstream: _Link | None, downstream: _Link | None, t0: float, t1: float,
+                 restores: Sequence[tuple[float, float]] = ()) -> None:
         self.env = env
         self.up, self.down_link = upstream, downstream
         self.t0, self.t1 = t0, t1
@@ -147,8 +147,11 @@ class _StationSim:
         else:
             self.cycle = lambda: mean_cycle
         mtbf, mttr = spec.mtbf, spec.mttr
-        self.fails = math.isfinite(mtbf)
-        self.ttf_draw = _Draws(lambda n: g_fail.exponential(mtbf, n))
+        # (time, mtbf): from the end of a maintenance window on, failures come at a new rate
+        self.restores = sorted(restores)
+        self.fails = math.isfinite(mtbf) or any(math.isfinite(m) for _, m in self.restores)
+        self.g_fail = g_fail
+        self.ttf_draw = self._failure_draws(mtbf)
         if spec.repair == "exponential" and mttr > 0.0:
             self.repair_draw: Callable[[], float] = _Draws(
                 lambda n: g_repair.exponential(mttr, n))
@@ -174,6 +177,23 @@ class _StationSim:
             env.process(self._time_failures())
         for start, end in windows:
             env.process(self._mark(start, end))
+
+    def _failure_draws(self, mtbf: float) -> Callable[[], float]:
+        if not math.isfinite(mtbf):
+            return lambda: math.inf
+        g_fail = self.g_fail
+        return _Draws(lambda n: g_fail.exponential(mtbf, n))
+
+    def _restored(self) -> bool:
+        """Take the failure rate of every maintenance window that has ended; True if one did
+        (the time to the next failure is then drawn afresh: exponential times forget)."""
+        changed = False
+        now = self.env.now
+        while self.restores and self.restores[0][0] <= now + _tol(now):
+            _, mtbf = self.restores.pop(0)
+            self.ttf_draw = self._failure_draws(mtbf)
+            changed = True
+        return changed
 
     # -- accounting ---------------------------------------------------------------------
 
@@ -272,6 +292,8 @@ class _StationSim:
                     yield self.repaired
                 else:
                     break
+            if self.op_failures and self.restores and self._restored():
+                self.ttf = self.ttf_draw()
             now = env.now
             dt = min(remaining, self.windows.next_start(now) - now, self.ttf)
             self.processing = True
@@ -305,11 +327,14 @@ class _StationSim:
     def _time_failures(self) -> Steps:
         env = self.env
         while True:
+            self._restored()
             ttf = self.ttf_draw()
             while True:  # the clock stops during maintenance
                 end = self.windows.end_if_inside(env.now)
                 if end is not None:
                     yield env.timeout(end - env.now)
+                    if self._restored():
+                        ttf = self.ttf_draw()
                     continue
                 gap = self.windows.next_start(env.now) - env.now
                 if ttf <= gap:
@@ -334,11 +359,13 @@ def run_replication(
     seed: np.random.SeedSequence,
     progress: Callable[[float], None] | None = None,
     steps: int = 1,
+    restores: Sequence[Sequence[tuple[float, float]]] | None = None,
 ) -> RunTrace:
     """Run the line once from ``t = 0`` to ``horizon`` (s), observing ``(warmup, horizon]``.
 
     ``mean_cycles`` are the effective mean cycle times (s, speed factors applied),
-    ``windows`` the merged maintenance windows per station. ``progress`` (if given) is called
+    ``windows`` the merged maintenance windows per station, ``restores`` per station the
+    ``(time, mtbf)`` at which maintenance changes its MTBF. ``progress`` (if given) is called
     ``steps`` times with the fraction of the horizon done.
     """
     env = simpy.Environment()
@@ -346,7 +373,7 @@ def run_replication(
     sims = [
         _StationSim(env, spec, mean_cycles[i], windows[i], sub,
                     links[i - 1] if i > 0 else None, links[i] if i < len(links) else None,
-                    warmup, horizon)
+                    warmup, horizon, restores[i] if restores else ())
         for i, (spec, sub) in enumerate(zip(stations, seed.spawn(len(stations)), strict=True))
     ]
     n = max(1, steps) if progress is not None else 1

@@ -18,6 +18,7 @@ compared side by side.
 from __future__ import annotations
 
 import math
+import secrets
 import threading
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -26,8 +27,17 @@ from typing import Any, Protocol
 import numpy as np
 
 from holotwin.clock import Clock, from_iso, to_iso
+from holotwin.compute import Executor
 from holotwin.errors import InvalidInputError, NotFoundError
 from holotwin.models import ModelRegistry
+from holotwin.scenarios.line_whatif import (
+    check_station_names,
+    compare_line_runs,
+    line_kpis,
+    parse_line_spec,
+    plan_line,
+    run_line_plan,
+)
 from holotwin.scenarios.whatif import (
     Fork,
     Override,
@@ -37,18 +47,22 @@ from holotwin.scenarios.whatif import (
 )
 from holotwin.service.binding import BehaviorBinding
 from holotwin.service.estimating import CALIBRATION, ESTIMATE, behavior_for
+from holotwin.service.line_facts import line_facts, station_order
 from holotwin.store.base import Store
 
 __all__ = ["SCENARIO", "ScenarioMethods"]
 
 SCENARIO = "scenario"
-_KEYS = {"name", "twins", "subgraph", "at", "horizon", "dt", "samples", "seed", "overrides"}
+KINDS = ("forks", "line")
+_KEYS = {"kind", "name", "twins", "subgraph", "at", "horizon", "dt", "samples", "seed",
+         "overrides"}
 
 
 class _Service(Protocol):
     store: Store
     clock: Clock
     registry: ModelRegistry
+    executor: Executor
 
     def _twin_bindings(self, twin_ids: Collection[str]
                        ) -> dict[str, tuple[str, BehaviorBinding, list[str]]]: ...
@@ -69,6 +83,12 @@ class _Service(Protocol):
     def run_scenario(self, scenario_id: str,
                      progress: Callable[[float], None] | None = None) -> dict[str, Any]: ...
 
+    def _run_forks(self, doc: Mapping[str, Any], step: Callable[[float], None]
+                   ) -> dict[str, Any]: ...
+
+    def _run_line(self, doc: Mapping[str, Any], step: Callable[[float], None]
+                  ) -> dict[str, Any]: ...
+
 
 def _positive(raw: Mapping[str, Any], key: str, default: float) -> float:
     value = raw.get(key, default)
@@ -78,10 +98,25 @@ def _positive(raw: Mapping[str, Any], key: str, default: float) -> float:
     return float(value)
 
 
+def _time(value: object) -> float | None:
+    if isinstance(value, str):
+        return from_iso(value)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                              or not math.isfinite(value)):
+        raise InvalidInputError("'at' must be a time (ISO 8601 or epoch seconds) or null")
+    return None if value is None else float(value)
+
+
 def parse_spec(raw: object) -> dict[str, Any]:
-    """Check a scenario document; return it normalized."""
+    """Check a scenario document (``kind`` ``"forks"``, the default, or ``"line"``, see
+    :mod:`holotwin.scenarios.line_whatif`); return it normalized."""
     if not isinstance(raw, dict):
         raise InvalidInputError("A scenario must be a JSON object")
+    kind = raw.get("kind", "forks")
+    if kind not in KINDS:
+        raise InvalidInputError(f"'kind' must be one of {', '.join(KINDS)}, got {kind!r}")
+    if kind == "line":
+        return parse_line_spec({**raw, "at": _time(raw.get("at"))})
     unknown = set(raw) - _KEYS
     if unknown:
         raise InvalidInputError(f"Unknown member {sorted(unknown)[0]!r}; known: "
@@ -97,11 +132,7 @@ def parse_spec(raw: object) -> dict[str, Any]:
             raise InvalidInputError("'subgraph' must be {\"root\": TWIN, \"depth\": 0..10}")
     if not twins and subgraph is None:
         raise InvalidInputError("A scenario needs 'twins' or a 'subgraph'")
-    at = raw.get("at")
-    if isinstance(at, str):
-        at = from_iso(at)
-    elif at is not None and (isinstance(at, bool) or not isinstance(at, int | float)):
-        raise InvalidInputError("'at' must be a time (ISO 8601 or epoch seconds) or null")
+    at = _time(raw.get("at"))
     samples = raw.get("samples", 200)
     if isinstance(samples, bool) or not isinstance(samples, int) or not 1 <= samples <= 10_000:
         raise InvalidInputError("'samples' must be an integer from 1 to 10,000")
@@ -119,7 +150,8 @@ def parse_spec(raw: object) -> dict[str, Any]:
     horizon, dt = _positive(raw, "horizon", 3600.0), _positive(raw, "dt", 10.0)
     if horizon / dt > 100_000:
         raise InvalidInputError("horizon / dt is over 100,000 steps")
-    return {"name": name, "twins": twins, "subgraph": subgraph, "at": at, "horizon": horizon,
+    return {"kind": "forks", "name": name, "twins": twins, "subgraph": subgraph, "at": at,
+            "horizon": horizon,
             "dt": dt, "samples": samples, "seed": seed, "overrides": overrides}
 
 
@@ -178,7 +210,10 @@ class ScenarioMethods:
     def create_scenario(self: _Service, raw: object) -> dict[str, Any]:
         """Store a scenario (not run yet); returns it with its ``id``."""
         spec = parse_spec(raw)
-        self._scenario_twins(spec)  # unknown twins are refused now, not at run time
+        if spec["kind"] == "line":  # unknown twins and stations are refused now
+            check_station_names(spec, station_order(self.store, spec))
+        else:
+            self._scenario_twins(spec)
         doc = {"id": uuid.uuid4().hex[:12], **spec, "created": to_iso(self.clock.now()),
                "status": "created", "progress": 0.0, "runs": 0}
         self._save(doc)
@@ -211,33 +246,50 @@ class ScenarioMethods:
         doc = self.get_scenario(scenario_id)
         doc.update(status="running", progress=0.0, error=None)
         self._save(doc)
+
+        def step(done: float) -> None:
+            doc["progress"] = round(done, 3)
+            self._save(doc)
+            if progress is not None:
+                progress(done)
+
         try:
-            twins = self._scenario_twins(doc)
-            forks = self.fork_twins(twins, doc.get("at"))
-            overrides = {t: Override.parse(o, f"overrides.{t}")
-                         for t, o in doc.get("overrides", {}).items()}
-
-            def step(done: float) -> None:
-                doc["progress"] = round(done, 3)
-                self._save(doc)
-                if progress is not None:
-                    progress(done)
-
-            results = simulate_forks(forks, overrides, horizon=doc["horizon"], dt=doc["dt"],
-                                     samples=doc["samples"], seed=doc.get("seed"),
-                                     progress=step) if forks else {}
+            if doc.get("kind") == "line":
+                outcome = self._run_line(doc, step)
+            else:
+                outcome = self._run_forks(doc, step)
         except Exception as exc:
             reason = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
             doc.update(status="failed", error=reason)
             self._save(doc)
             raise
-        doc.update(status="done", progress=1.0, results=results,
-                   kpis=scenario_kpis(results), runs=int(doc.get("runs", 0)) + 1,
-                   ran=to_iso(self.clock.now()),
-                   fork={f.twin_id: {"t": f.t, "behavior": f.group} for f in forks},
-                   notSimulated=[t for t in twins if t not in results])
+        doc.update(status="done", progress=1.0, runs=int(doc.get("runs", 0)) + 1,
+                   ran=to_iso(self.clock.now()), **outcome)
         self._save(doc)
         return doc
+
+    def _run_forks(self: _Service, doc: Mapping[str, Any], step: Callable[[float], None]
+                   ) -> dict[str, Any]:
+        twins = self._scenario_twins(doc)
+        forks = self.fork_twins(twins, doc.get("at"))
+        overrides = {t: Override.parse(o, f"overrides.{t}")
+                     for t, o in doc.get("overrides", {}).items()}
+        results = simulate_forks(forks, overrides, horizon=doc["horizon"], dt=doc["dt"],
+                                 samples=doc["samples"], seed=doc.get("seed"),
+                                 progress=step) if forks else {}
+        return {"results": results, "kpis": scenario_kpis(results),
+                "fork": {f.twin_id: {"t": f.t, "behavior": f.group} for f in forks},
+                "notSimulated": [t for t in twins if t not in results]}
+
+    def _run_line(self: _Service, doc: Mapping[str, Any], step: Callable[[float], None]
+                  ) -> dict[str, Any]:
+        now = self.clock.now()
+        facts = line_facts(self.store, doc, doc.get("at"), now)
+        plan = plan_line(doc, facts, seed=secrets.randbelow(2**31))
+        results = run_line_plan(plan, map=self.executor.map, progress=step)
+        return {"results": results, "kpis": line_kpis(results),
+                "fork": {"t": now if doc.get("at") is None else doc["at"],
+                         "stations": [f.name for f in facts]}}
 
     def start_scenario(self: _Service, scenario_id: str) -> threading.Thread:
         """Run a scenario on a background thread (its status and progress show on the
@@ -264,7 +316,11 @@ class ScenarioMethods:
                 raise InvalidInputError(f"Scenario {sid} has no results (status "
                                         f"{doc.get('status')}); run it first")
             runs.append((doc.get("name") or sid, doc))
-        return compare_runs(runs)
+        kinds = {doc.get("kind", "forks") for _, doc in runs}
+        if len(kinds) > 1:
+            raise InvalidInputError("Scenarios of different kinds (forks, line) cannot be "
+                                    "compared")
+        return compare_line_runs(runs) if kinds == {"line"} else compare_runs(runs)
 
 
 def _past(store: Store, twin: str, binding: BehaviorBinding, behavior: Any, at: float,
