@@ -35,15 +35,20 @@ __all__ = [
 
 
 def open(url: str = "sqlite://holotwin-data/holotwin.db", clock: Clock | None = None, *,
-         executor: str = "inline") -> TwinService:
+         executor: str = "inline", fmu_dir: str | None = None) -> TwinService:
     """Open a holotwin instance on a store URL (see :func:`holotwin.store.open_store`);
     ``executor`` names where scenario work runs (``"inline"``, ``"local"``, ``"local:N"``,
-    ``"ray"``..., see :func:`holotwin.compute.open_executor`)."""
+    ``"ray"``..., see :func:`holotwin.compute.open_executor`; a script that uses processes
+    needs the ``if __name__ == "__main__":`` guard), ``fmu_dir`` the folder behavior bindings
+    take FMU files from."""
+    from pathlib import Path
+
     from holotwin.compute import open_executor
 
     runner = open_executor(executor)
     try:
-        return TwinService(open_store(url), clock, executor=runner)
+        return TwinService(open_store(url), clock, executor=runner,
+                           fmu_dir=None if fmu_dir is None else Path(fmu_dir))
     except BaseException:
         runner.close()
         raise

@@ -43,3 +43,33 @@ def test_line_scenarios_through_the_api(service: TwinService) -> None:
             assert r.status_code == status, r.text
             assert r.headers["content-type"].startswith("application/problem+json")
             assert text in r.json()["detail"]
+
+
+def test_optimizations_through_the_api(service: TwinService) -> None:
+    _plant(service)
+    search = {"name": "speed", "scenario": LINE,
+              "knobs": [{"path": "/overrides/stations/machine-1-2/speed",
+                         "values": [0.5, 1.0, 1.5]}],
+              "objective": {"kpi": "/throughput/mean"}, "top": 2}
+    with make_client(service) as client:
+        r = client.post("/optimizations", json=search)
+        assert r.status_code == 202 and r.headers["location"].startswith("/optimizations/")
+        doc = _wait(client, r.headers["location"], lambda d: d["status"] == "done")
+        best = doc["results"]["best"]
+        # 1-2 at 1.5x (10 s a part) no longer holds the line back alone
+        assert best[0]["assignment"] == {"/overrides/stations/machine-1-2/speed": 1.5}
+        assert len(best) == 2 and doc["results"]["evaluated"] == 3
+        r = client.post("/scenarios/compare",
+                        json={"ids": [doc["scenarios"]["baseline"], *doc["scenarios"]["best"]]})
+        assert r.status_code == 200 and r.json()["scenarios"][1]["vsBaseline"]["throughput"][
+            "mean"] > 100
+        assert [o["id"] for o in client.get("/optimizations").json()["value"]] == [doc["id"]]
+        assert client.post(f"/optimizations/{doc['id']}/run").status_code == 202
+        assert client.delete(f"/optimizations/{doc['id']}").status_code == 204
+        assert client.get(f"/optimizations/{doc['id']}").status_code == 404
+        for body, status in (({**search, "knobs": []}, 400), ({**search, "scenario": "zz"}, 404),
+                             ({**search, "knobs": [{"path": "/twins", "values": [[]]}]}, 400),
+                             ([], 400)):
+            r = client.post("/optimizations", json=body)
+            assert r.status_code == status, r.text
+            assert r.headers["content-type"].startswith("application/problem+json")

@@ -98,3 +98,24 @@ def test_line_scenarios_from_the_command_line(tmp_path: Path) -> None:
     assert f"{-lost:+,.0f} ({-lost:+,.0f} to {-lost:+,.0f})" in compared.stdout
     bad = runner.invoke(cli, [*args, "create", str(tmp_path / "nope.json")])
     assert bad.exit_code == 1 and "Cannot read" in bad.output
+
+
+def test_optimize_from_the_command_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    service = TwinService(SqliteStore(data / "holotwin.db"), ManualClock(1_700_000_000.0))
+    build_plant(service, lines=1, machines_per_line=2)
+    service.close()
+    search = {"name": "buffer", "scenario": {
+        "kind": "line", "line": "line-1", "horizon": 28800, "seed": 2, "replications": 2,
+        "defaults": {"cycleTime": 20, "cycleCv": 0.5, "mtbf": 3600, "mttr": 600},
+        "overrides": {"buffers": [2]}},
+        "knobs": [{"path": "/overrides/buffers/0", "low": 0, "high": 4, "integer": True}],
+        "objective": {"kpi": "/good/mean"}, "top": 2}
+    (tmp_path / "opt.json").write_text(json.dumps(search))
+    result = CliRunner().invoke(cli, ["--data-dir", str(data), "--executor", "local:2",
+                                      "scenarios", "optimize", str(tmp_path / "opt.json")])
+    assert result.exit_code == 0, result.output
+    assert "5 candidates evaluated (grid" in result.stdout and "100.0% simulated" in result.output
+    rows = [line for line in result.stdout.splitlines() if line.strip().startswith("1 ")]
+    assert rows and rows[0].split()[1] == "4"  # the biggest buffer pays most on this line
+    assert "holotwin scenarios compare" in result.stdout

@@ -18,6 +18,7 @@ from holotwin.api.routes import (
     events,
     ingest,
     models,
+    optimizations,
     query,
     relationships,
     scenarios,
@@ -80,8 +81,8 @@ def create_app(service: TwinService, settings: ApiSettings | None = None,
     install_problem_handlers(app)
 
     api = APIRouter(dependencies=[Depends(authorize)])
-    for module in (models, behaviors, scenarios, twins, relationships, telemetry, query, events,
-                   ingest):
+    for module in (models, behaviors, scenarios, optimizations, twins, relationships, telemetry,
+                   query, events, ingest):
         api.include_router(module.router)
     app.include_router(api)
 

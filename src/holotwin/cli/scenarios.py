@@ -16,7 +16,8 @@ __all__ = ["scenarios"]
 
 @click.group()
 def scenarios() -> None:
-    """Create, run, list, compare and delete what-if scenarios (see docs/scenarios.md)."""
+    """Create, run, list, compare, optimize and delete what-if scenarios (see
+    docs/scenarios.md)."""
 
 
 def _progress(done: float) -> None:
@@ -79,13 +80,7 @@ def _s(value: float | None) -> str:
 @click.pass_obj
 def create(obj: CliContext, file: Path, run: bool, as_json: bool) -> None:
     """Store the scenario in FILE (JSON) and run it, showing progress."""
-    try:
-        raw = json.loads(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CliError(f"Cannot read {file}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise CliError(f"{file} is not JSON: line {exc.lineno} column {exc.colno}: "
-                       f"{exc.msg}") from None
+    raw = _read_json(file)
     service = obj.open_service()
     try:
         doc = service.create_scenario(raw)
@@ -183,6 +178,57 @@ def compare(obj: CliContext, scenario_ids: tuple[str, ...]) -> None:
                 t.add_row(row["scenario"], twin, event, _s(e["mean"]),
                           "-" if delta is None else f"{delta:+,.0f}", f"{e['reached']:.0%}")
     console().print(t)
+
+
+def _read_json(file: Path) -> Any:
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CliError(f"Cannot read {file}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{file} is not JSON: line {exc.lineno} column {exc.colno}: "
+                       f"{exc.msg}") from None
+
+
+def _value(value: Any) -> str:
+    return f"{value:,.6g}" if isinstance(value, int | float) and not isinstance(value, bool) \
+        else json.dumps(value)
+
+
+@scenarios.command("optimize")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the optimization as JSON.")
+@click.pass_obj
+def optimize(obj: CliContext, file: Path, as_json: bool) -> None:
+    """Search the overrides of a scenario for the best outcome, as FILE (JSON) says: the
+    scenario, its knobs, objective and constraints (see docs/scenarios.md). Prints progress
+    and the best candidates; the baseline and the best ones are stored as scenarios."""
+    raw = _read_json(file)
+    service = obj.open_service()
+    try:
+        doc = service.create_optimization(raw)
+        click.echo(f"Optimization {doc['id']} created.", err=True)
+        doc = service.run_optimization(doc["id"], progress=_progress)
+    finally:
+        service.close()
+    if as_json:
+        echo_json(doc)
+        return
+    results = doc["results"]
+    knobs = [k["path"] for k in doc["search"]["knobs"]]
+    objective = doc["search"]["objective"]
+    t = table("rank", *knobs, f"{objective['kpi']} ({objective.get('goal', 'max')})",
+              "feasible", "scenario")
+    t.add_row("baseline", *["as given"] * len(knobs), _value(results["baseline"]["objective"]),
+              "yes" if results["baseline"]["feasible"] else "no", doc["scenarios"]["baseline"])
+    for rank, (c, sid) in enumerate(zip(results["best"], doc["scenarios"]["best"],
+                                        strict=True), start=1):
+        t.add_row(str(rank), *[_value(c["assignment"][k]) for k in knobs],
+                  _value(c["objective"]), "yes" if c["feasible"] else "no", sid)
+    console().print(t)
+    click.echo(f"{results['evaluated']} candidates evaluated ({results['method']}, seed "
+               f"{doc['seed']}); compare them with: holotwin scenarios compare "
+               f"{doc['scenarios']['baseline']} {' '.join(doc['scenarios']['best'])}")
 
 
 @scenarios.command("delete")

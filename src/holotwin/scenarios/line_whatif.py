@@ -60,6 +60,7 @@ from holotwin.scenarios.tasks import TaskMap
 
 __all__ = [
     "LINE_KEYS",
+    "LineEvaluation",
     "LinePlan",
     "StationFacts",
     "check_station_names",
@@ -413,3 +414,23 @@ def compare_line_runs(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str
             row["vsBaseline"][figure] = delta
         table.append(row)
     return {"baseline": base_name, "kind": "line", "scenarios": table}
+
+
+@dataclass(frozen=True)
+class LineEvaluation:
+    """Runs a parsed line scenario on facts gathered once (a value that can go to another
+    process): ``evaluate(spec)`` gives ``{"results": ..., "kpis": ...}``. ``seed`` is used
+    for a scenario without one. ``map`` (not sent along) runs the replications."""
+
+    facts: tuple[StationFacts, ...]
+    seed: int = 0
+    map: TaskMap | None = field(default=None, compare=False)
+
+    def __call__(self, spec: Mapping[str, Any],
+                 progress: Callable[[float], None] | None = None) -> dict[str, Any]:
+        plan = plan_line(spec, self.facts, seed=self.seed)
+        results = run_line_plan(plan, map=self.map, progress=progress)
+        return {"results": results, "kpis": line_kpis(results)}
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return LineEvaluation, (self.facts, self.seed)  # a map stays where it was made

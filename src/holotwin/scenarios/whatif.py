@@ -24,7 +24,8 @@ from holotwin.behaviors import Behavior, GaussianState
 from holotwin.errors import InvalidInputError
 from holotwin.predict import BANDS, MonteCarloPredictor, PiecewiseLoad, Prediction
 
-__all__ = ["Fork", "Override", "compare_runs", "scenario_kpis", "simulate_forks"]
+__all__ = ["Fork", "ForkEvaluation", "Override", "compare_runs", "scenario_kpis",
+           "simulate_forks"]
 
 
 @dataclass(frozen=True)
@@ -238,3 +239,20 @@ def compare_runs(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, Any
                                              "vsBaseline": delta}
         table.append(row)
     return {"baseline": base_name, "scenarios": table}
+
+
+@dataclass(frozen=True)
+class ForkEvaluation:
+    """Runs a parsed scenario of forks on forks made once (a value that can go to another
+    process): ``evaluate(spec)`` gives ``{"results": ..., "kpis": ...}``."""
+
+    forks: tuple[Fork, ...]
+
+    def __call__(self, spec: Mapping[str, Any],
+                 progress: Callable[[float], None] | None = None) -> dict[str, Any]:
+        overrides = {t: Override.parse(o, f"overrides.{t}")
+                     for t, o in spec.get("overrides", {}).items()}
+        results = simulate_forks(self.forks, overrides, horizon=spec["horizon"], dt=spec["dt"],
+                                 samples=spec["samples"], seed=spec.get("seed"),
+                                 progress=progress) if self.forks else {}
+        return {"results": results, "kpis": scenario_kpis(results)}

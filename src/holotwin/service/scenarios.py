@@ -31,31 +31,27 @@ from holotwin.compute import Executor
 from holotwin.errors import InvalidInputError, NotFoundError
 from holotwin.models import ModelRegistry
 from holotwin.scenarios.line_whatif import (
+    LINE_KEYS,
+    LineEvaluation,
     check_station_names,
     compare_line_runs,
-    line_kpis,
     parse_line_spec,
-    plan_line,
-    run_line_plan,
 )
-from holotwin.scenarios.whatif import (
-    Fork,
-    Override,
-    compare_runs,
-    scenario_kpis,
-    simulate_forks,
-)
+from holotwin.scenarios.tasks import TaskMap
+from holotwin.scenarios.whatif import Fork, ForkEvaluation, Override, compare_runs
 from holotwin.service.binding import BehaviorBinding
 from holotwin.service.estimating import CALIBRATION, ESTIMATE, behavior_for
 from holotwin.service.line_facts import line_facts, station_order
 from holotwin.store.base import Store
 
-__all__ = ["SCENARIO", "ScenarioMethods"]
+__all__ = ["KINDS", "SCENARIO", "SCENARIO_KEYS", "ScenarioMethods", "parse_spec"]
 
 SCENARIO = "scenario"
 KINDS = ("forks", "line")
 _KEYS = {"kind", "name", "twins", "subgraph", "at", "horizon", "dt", "samples", "seed",
          "overrides"}
+#: the members of a scenario document of either kind (the rest of a stored one is its run)
+SCENARIO_KEYS = frozenset(_KEYS | LINE_KEYS)
 
 
 class _Service(Protocol):
@@ -88,6 +84,9 @@ class _Service(Protocol):
 
     def _run_line(self, doc: Mapping[str, Any], step: Callable[[float], None]
                   ) -> dict[str, Any]: ...
+
+    def scenario_evaluation(self, spec: Mapping[str, Any], map: TaskMap | None = None
+                            ) -> tuple[LineEvaluation | ForkEvaluation, dict[str, Any]]: ...
 
 
 def _positive(raw: Mapping[str, Any], key: str, default: float) -> float:
@@ -270,26 +269,31 @@ class ScenarioMethods:
 
     def _run_forks(self: _Service, doc: Mapping[str, Any], step: Callable[[float], None]
                    ) -> dict[str, Any]:
-        twins = self._scenario_twins(doc)
-        forks = self.fork_twins(twins, doc.get("at"))
-        overrides = {t: Override.parse(o, f"overrides.{t}")
-                     for t, o in doc.get("overrides", {}).items()}
-        results = simulate_forks(forks, overrides, horizon=doc["horizon"], dt=doc["dt"],
-                                 samples=doc["samples"], seed=doc.get("seed"),
-                                 progress=step) if forks else {}
-        return {"results": results, "kpis": scenario_kpis(results),
-                "fork": {f.twin_id: {"t": f.t, "behavior": f.group} for f in forks},
-                "notSimulated": [t for t in twins if t not in results]}
+        evaluation, fork = self.scenario_evaluation(doc)
+        outcome = evaluation(doc, step)
+        return {**outcome, "fork": fork, "notSimulated": [t for t in self._scenario_twins(doc)
+                                                          if t not in outcome["results"]]}
 
     def _run_line(self: _Service, doc: Mapping[str, Any], step: Callable[[float], None]
                   ) -> dict[str, Any]:
-        now = self.clock.now()
-        facts = line_facts(self.store, doc, doc.get("at"), now)
-        plan = plan_line(doc, facts, seed=secrets.randbelow(2**31))
-        results = run_line_plan(plan, map=self.executor.map, progress=step)
-        return {"results": results, "kpis": line_kpis(results),
-                "fork": {"t": now if doc.get("at") is None else doc["at"],
-                         "stations": [f.name for f in facts]}}
+        evaluation, fork = self.scenario_evaluation(doc, map=self.executor.map)
+        return {**evaluation(doc, step), "fork": fork}
+
+    def scenario_evaluation(self: _Service, spec: Mapping[str, Any],
+                            map: TaskMap | None = None
+                            ) -> tuple[LineEvaluation | ForkEvaluation, dict[str, Any]]:
+        """Fork what a parsed scenario needs (the line's facts, or the twins' behaviors) and
+        return the evaluation that runs it, or variants of it, on that fork (reads only),
+        with a description of the fork. A line scenario without a seed gets a random one."""
+        if spec.get("kind") == "line":
+            now = self.clock.now()
+            facts = line_facts(self.store, spec, spec.get("at"), now)
+            return (LineEvaluation(tuple(facts), secrets.randbelow(2**31), map),
+                    {"t": now if spec.get("at") is None else spec["at"],
+                     "stations": [f.name for f in facts]})
+        forks = self.fork_twins(self._scenario_twins(spec), spec.get("at"))
+        return ForkEvaluation(tuple(forks)), {f.twin_id: {"t": f.t, "behavior": f.group}
+                                              for f in forks}
 
     def start_scenario(self: _Service, scenario_id: str) -> threading.Thread:
         """Run a scenario on a background thread (its status and progress show on the

@@ -26,6 +26,7 @@ from holotwin.errors import (
 )
 from holotwin.models import ModelRegistry
 from holotwin.service.behaviors import BehaviorMethods
+from holotwin.service.optimizations import OptimizationMethods
 from holotwin.service.query import run_query
 from holotwin.service.readings import TelemetryMethods
 from holotwin.service.scenarios import ScenarioMethods
@@ -87,7 +88,7 @@ class WriteResult:
     created: bool = False
 
 
-class TwinService(TelemetryMethods, BehaviorMethods, ScenarioMethods):
+class TwinService(TelemetryMethods, BehaviorMethods, ScenarioMethods, OptimizationMethods):
     """Models, twins, relationships, telemetry and the change log of one holotwin instance.
 
     ``executor`` runs the independent parts of scenarios (replications of a line, candidates
