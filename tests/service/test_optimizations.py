@@ -125,7 +125,7 @@ def test_bad_optimizations_are_refused_when_created(
 def test_an_objective_that_is_not_a_kpi_fails_the_run_with_the_reason(line: TwinService
                                                                      ) -> None:
     created = line.create_optimization(_slot_search(objective={"kpi": "/goodness"}))
-    with pytest.raises(InvalidInputError, match="objective.kpi /goodness is not a number"):
+    with pytest.raises(InvalidInputError, match=r"objective\.kpi /goodness is not a number"):
         line.run_optimization(created["id"])
     doc = line.get_optimization(created["id"])
     assert doc["status"] == "failed" and "/goodness" in doc["error"]
