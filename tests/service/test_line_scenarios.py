@@ -166,3 +166,18 @@ def test_forks_and_lines_are_not_compared(line: TwinService) -> None:
     b = line.run_scenario(line.create_scenario({"twins": ["machine-1-1"]})["id"])
     with pytest.raises(InvalidInputError, match="different kinds"):
         line.compare_scenarios([a["id"], b["id"]])
+
+
+def test_the_mtbf_as_new_is_for_after_maintenance_only(line: TwinService) -> None:
+    # machine-1-1 says nothing of its failures: it fails as defaults.mtbf says until its
+    # maintenance, and as its mtbfNew says after it
+    spec = _spec(defaults={"mtbf": 600.0, "mttr": 20.0}, overrides={
+        "stations": {"machine-1-1": {"mtbfNew": 1e9}},
+        "maintenance": [{"station": "machine-1-1", "start": 4 * HOUR, "duration": 60,
+                         "restore": True}]})
+    doc = line.run_scenario(line.create_scenario(spec)["id"])
+    station = next(s for s in doc["results"]["stations"] if s["name"] == "machine-1-1")
+    assert station["mtbf"] == 600.0 and station["sources"]["mtbf"] == "defaults"
+    # operating about 2/3 of 4 h before the window at 600 s between failures, ~0 after
+    assert 8 <= station["results"]["failures"]["mean"] <= 25
+    assert doc["results"]["maintenance"][0]["mtbfAfter"] == 1e9

@@ -139,10 +139,15 @@ def serve(obj: CliContext, host: str, port: int, auth: bool, max_body: int,
                    "telemetry and reports and sends desired speeds back over it.")
 @click.option("--mqtt-prefix", default="holotwin-demo", show_default=True, metavar="TOPIC",
               help="First level(s) of the devices' topics (with --mqtt).")
+@click.option("--what-if/--no-what-if", "what_if", default=True, show_default=True,
+              help="Simulate maintenance of the first line's bottleneck now or at the next "
+                   "shift, and its best slot, once the demo has some history.")
+@click.option("--what-if-after", type=click.FloatRange(0), default=20.0, show_default=True,
+              metavar="SECONDS", help="Seconds of demo before the what-if starts.")
 @click.pass_obj
 def demo(obj: CliContext, port: int, machines: int, lines: int, interval: float,
          duration: float | None, server: bool, seed: int, broker: str | None,
-         mqtt_prefix: str) -> None:
+         mqtt_prefix: str, what_if: bool, what_if_after: float) -> None:
     """Run a live plant: simulated machines feeding their twins.
 
     Builds a plant (lines of machines) in the data directory, or reuses the one there, starts
@@ -152,6 +157,10 @@ def demo(obj: CliContext, port: int, machines: int, lines: int, interval: float,
 
     With --mqtt the machines publish to <prefix>/<line>/<machine>/telemetry and /reported and
     take desired speeds from /desired, all through the broker.
+
+    After --what-if-after seconds a what-if runs in the background (shown below the machines
+    and kept at /scenarios): the first line over the next two hours as it is, with its
+    bottleneck maintained now, or at the next shift, and the best slot for it.
     """
     from holotwin.demo import DemoOptions, run_demo
     from holotwin.errors import InvalidInputError
@@ -170,7 +179,8 @@ def demo(obj: CliContext, port: int, machines: int, lines: int, interval: float,
                          "'holotwin serve' already running on this data directory.")
     options = DemoOptions(port=port, machines_per_line=machines, lines=lines, interval=interval,
                           duration=duration, server=server, seed=seed, mqtt=broker,
-                          mqtt_prefix=mqtt_prefix)
+                          mqtt_prefix=mqtt_prefix,
+                          whatif_after=what_if_after if what_if else None)
     service = obj.open_service()
     try:
         with _terminate_as_interrupt():

@@ -13,8 +13,10 @@ from rich.text import Text
 
 from holotwin.demo.batteries import BatteryView
 from holotwin.demo.fleet import MachineView
+from holotwin.demo.whatif import WhatIfView
 
-__all__ = ["DemoLinks", "Progress", "battery_line", "dashboard", "link_lines", "progress_line"]
+__all__ = ["DemoLinks", "Progress", "battery_line", "dashboard", "link_lines", "progress_line",
+           "whatif_lines"]
 
 MAX_ROWS = 24
 _STATUS_STYLE = {"running": "green", "idle": "yellow", "fault": "bold red"}
@@ -46,6 +48,7 @@ class DemoLinks:
             ("Change feed", f"curl -N -H 'Accept: text/event-stream' {url}/events"),
             ("Set a speed", "curl -X PATCH -H 'Content-Type: application/json' "
                             f"-d '{{\"speed\": 80}}' {twin}/desired"),
+            ("What-if", f"{url}/scenarios (and /optimizations)"),
             ("Data", self.location),
         ]
 
@@ -144,8 +147,60 @@ def _battery_table(rows: Sequence[BatteryView]) -> Table:
     return table
 
 
+def _minutes(seconds: float) -> str:
+    return "now" if seconds == 0 else f"in {seconds / 60:g} min"
+
+
+def _signed(value: float | None) -> str:
+    return "" if value is None else f"{value:+,.0f}"
+
+
+def whatif_lines(view: WhatIfView) -> list[str]:
+    """The what-if in lines of text: its state, each scenario and the best slot."""
+    lines = [f"what-if: {view.message}"]
+    for row in view.rows:
+        spread = "" if row.good_half_width is None else f" ±{row.good_half_width:,.0f}"
+        versus = "" if row.vs_baseline is None else (
+            f", {_signed(row.vs_baseline)} vs as is ({_signed(row.vs_low)} to "
+            f"{_signed(row.vs_high)})")
+        lines.append(f"  {row.name}: {row.good:,.0f}{spread} good parts{versus}, OEE "
+                     f"{row.oee:.1%}")
+    if view.best_slots:
+        lines.append(f"  {_slots(view)}")
+    return lines
+
+
+def _slots(view: WhatIfView) -> str:
+    slots = ", ".join(_minutes(start) + ("" if start == 0 else f" ({_signed(delta)})")
+                      for start, delta in view.best_slots)
+    took = "" if view.took is None else f"; took {view.took:.0f} s"
+    return f"best slots for maintenance: {slots} good parts vs maintenance now{took}"
+
+
+def _whatif_table(view: WhatIfView, horizon: str) -> RenderableType:
+    if not view.rows:
+        return Text(f"what-if: {view.message}", style="dim")
+    table = Table(box=box.SIMPLE_HEAD, expand=False, pad_edge=False,
+                  title=f"what-if, the next {horizon} of the line (SimPy, 95 % intervals)",
+                  title_justify="left", title_style="bold")
+    for name in ("scenario", "good parts", "vs as is", "OEE", "bottleneck"):
+        table.add_column(name, justify="left" if name == "scenario" else "right",
+                         no_wrap=True)
+    for row in view.rows:
+        good = f"{row.good:,.0f}" + ("" if row.good_half_width is None
+                                     else f" ±{row.good_half_width:,.0f}")
+        versus = "" if row.vs_baseline is None else (
+            f"{_signed(row.vs_baseline)} ({_signed(row.vs_low)} to {_signed(row.vs_high)})")
+        table.add_row(row.name, good, versus, f"{row.oee:.1%}", row.bottleneck)
+    notes = [Text(view.message, style="dim")]
+    if view.best_slots:
+        notes.append(Text(_slots(view)))
+    return Group(table, *notes)
+
+
 def dashboard(links: DemoLinks, rows: Sequence[MachineView], progress: Progress,
-              batteries: Sequence[BatteryView] = ()) -> RenderableType:
+              batteries: Sequence[BatteryView] = (), whatif: WhatIfView | None = None,
+              whatif_horizon: str = "2 h") -> RenderableType:
     header = Table.grid(padding=(0, 2))
     header.add_column(style="bold", no_wrap=True)
     header.add_column(overflow="fold")
@@ -156,4 +211,6 @@ def dashboard(links: DemoLinks, rows: Sequence[MachineView], progress: Progress,
         Panel(header, title=links.title, title_align="left", box=box.ROUNDED), _table(rows)]
     if batteries:
         parts.append(_battery_table(batteries))
+    if whatif is not None:
+        parts.append(_whatif_table(whatif, whatif_horizon))
     return Group(*parts, footer)

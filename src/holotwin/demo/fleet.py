@@ -136,8 +136,10 @@ class DeviceFleet:
     def _report_lines(self) -> int:
         updates = 0
         for line in self.layout.lines:
-            rate = sum(self.machines[m].production_rate for m in line.machine_ids
-                       if m in self.machines)
+            # a serial line without buffers: it makes what its slowest machine makes, and
+            # nothing while one of them is stopped
+            rate = min((self.machines[m].production_rate for m in line.machine_ids
+                        if m in self.machines), default=0.0)
             throughput = round(rate * 60, 1)  # parts per hour
             if self._throughput.get(line.id) == throughput:
                 continue

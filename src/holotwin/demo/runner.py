@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.live import Live
 
 from holotwin.demo.batteries import BatteryFleet
@@ -23,9 +23,11 @@ from holotwin.demo.display import (
     dashboard,
     link_lines,
     progress_line,
+    whatif_lines,
 )
 from holotwin.demo.fleet import DeviceFleet
 from holotwin.demo.plant import build_plant
+from holotwin.demo.whatif import DemoWhatIf
 from holotwin.service import TwinService
 from holotwin.service.tracker import BehaviorTracker
 
@@ -54,6 +56,8 @@ class DemoOptions:
     """``HOST:PORT`` of an MQTT broker the devices publish to; None: in process."""
     mqtt_prefix: str = "holotwin-demo"
     """First topic level of the devices' topics."""
+    whatif_after: float | None = 20.0
+    """Seconds of demo after which the what-if on the first line starts; None: no what-if."""
 
     def __post_init__(self) -> None:
         if not self.interval > 0:
@@ -64,6 +68,8 @@ class DemoOptions:
             from holotwin.demo.broker import parse_broker
 
             parse_broker(self.mqtt)
+        if self.whatif_after is not None and not self.whatif_after >= 0:
+            raise ValueError(f"The what-if delay must not be negative, got {self.whatif_after}")
         if not self.mqtt_prefix or any(c in self.mqtt_prefix for c in "+#"):
             raise ValueError(f"The topic prefix must be topic levels without + or #, got "
                              f"{self.mqtt_prefix!r}")
@@ -153,6 +159,8 @@ def run_demo(
         fleet = DeviceFleet(service, layout, seed=options.seed, report_every=options.report_every)
     batteries = BatteryFleet(service, [line.id for line in layout.lines], seed=options.seed)
     batteries.ensure()
+    whatif = None if options.whatif_after is None else DemoWhatIf(
+        service, layout.lines[0].id, after=options.whatif_after, seed=options.seed)
     # the server keeps estimates in step; without one, the demo runs the tracker itself
     tracker = None if options.server else BehaviorTracker(service)
     server = None
@@ -185,21 +193,28 @@ def run_demo(
             nonlocal points
             points += fleet.tick().telemetry_points
             points += batteries.tick()
+            if whatif is not None:
+                whatif.tick(clock.elapsed)
+
+        def screen() -> RenderableType:
+            return dashboard(links, fleet.views(), progress(), batteries.views(),
+                             None if whatif is None else whatif.view(),
+                             f"{(whatif.horizon if whatif else 0) / 3600:g} h")
 
         if console.is_terminal:
-            with Live(dashboard(links, fleet.views(), progress(), batteries.views()),
-                      console=console, auto_refresh=False, transient=False) as live:
+            with Live(screen(), console=console, auto_refresh=False, transient=False) as live:
 
                 def live_tick() -> None:
                     step()
-                    live.update(dashboard(links, fleet.views(), progress(), batteries.views()),
-                                refresh=True)
+                    live.update(screen(), refresh=True)
 
                 clock.run(live_tick)
         else:
             for text in link_lines(links):
                 console.out(text, highlight=False)
             next_report = PLAIN_PROGRESS_SECONDS
+
+            shown: list[str] = []
 
             def plain_tick() -> None:
                 nonlocal next_report
@@ -209,6 +224,12 @@ def run_demo(
                     for row in batteries.views():
                         console.out("  " + battery_line(row), highlight=False)
                     next_report += PLAIN_PROGRESS_SECONDS
+                if whatif is not None:  # each new result once
+                    lines = whatif_lines(whatif.view())
+                    if whatif.view().status in ("done", "failed") and lines != shown:
+                        for text in lines:
+                            console.out(text, highlight=False)
+                        shown[:] = lines
 
             clock.run(plain_tick)
     except KeyboardInterrupt:
@@ -216,6 +237,8 @@ def run_demo(
     finally:
         elapsed = ticker.elapsed if ticker else 0.0
         try:
+            if whatif is not None:
+                whatif.stop()
             fleet.stop()
             if ingestion is not None:
                 _drain(ingestion, fleet)

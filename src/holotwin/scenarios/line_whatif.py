@@ -304,7 +304,8 @@ def plan_line(spec: Mapping[str, Any], facts: Sequence[StationFacts], seed: int)
         elif fact.mtbf is not None:
             mtbf, sources["mtbf"] = fact.mtbf, sources.get("mtbf", "history")
         else:
-            mtbf, sources["mtbf"] = as_new[fact.name], "defaults"
+            mtbf = math.inf if defaults["mtbf"] is None else defaults["mtbf"]
+            sources["mtbf"] = "defaults"
         mttr, sources["mttr"] = _pick(change.get("mttr"), fact.mttr, defaults["mttr"],
                                       sources.get("mttr"))
         station = Station(fact.name, cycle_time=cycle,
