@@ -24,6 +24,20 @@ time counts (the ratio of the fastest rounds is shown too): on a shared virtual 
 minute to the next, and taking turns spreads that over all three. Ray's services stay up (and
 idle) through every round. Prints progress, a table with each backend's ratio to (a), and one
 JSON line.
+
+With ``--latency`` it measures instead the scenario-to-result latency on the demo plant
+(``--latency-machines`` machines on one line, two minutes of simulated history, the battery
+pack estimated): the wall time from ``create_scenario`` to the stored result of ``run_scenario``
+(and of ``create_optimization`` / ``run_optimization``), ``--latency-repeat`` times each, the
+median counts, on the same three backends (the service's executor):
+
+- *line*: the demo's what-if, the line over the next 2 h as a serial line, 5 replications;
+- *pack*: a what-if of the battery pack (a fork of its live estimate), 200 samples, 1 h in 5 s
+  steps;
+- *slot*: the demo's optimization, the best of 8 maintenance slots for the bottleneck, 5
+  replications each.
+
+    python bench/scenarios.py --latency [--latency-repeat 3] [--skip-ray]
 """
 
 from __future__ import annotations
@@ -34,6 +48,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
@@ -45,8 +60,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from holotwin.behaviors import BatteryCircuit, GaussianState
-from holotwin.compute import ComputeError, Executor, LocalExecutor, RayExecutor
+from holotwin.clock import ManualClock
+from holotwin.compute import ComputeError, Executor, LocalExecutor, RayExecutor, open_executor
+from holotwin.demo.batteries import BatteryFleet
+from holotwin.demo.fleet import DeviceFleet
+from holotwin.demo.plant import build_plant
+from holotwin.demo.whatif import DemoWhatIf
 from holotwin.predict import MonteCarloPredictor, PiecewiseLoad
+from holotwin.service import TwinService
+from holotwin.service.tracker import BehaviorTracker
+from holotwin.store import SqliteStore
 
 SPREAD = [0.5, 40.0, 0.5, 0.5]  # tb K, qb C, qcp C, qcs C
 CURRENT = 2.0  # A
@@ -103,6 +126,88 @@ def package_version(name: str) -> str | None:
         return None
 
 
+def demo_plant(machines: int) -> tuple[TwinService, str]:
+    """The demo plant in a fresh SQLite file, with 120 s of simulated history."""
+    folder = Path(tempfile.mkdtemp(prefix="holotwin-bench-"))
+    clock = ManualClock(1_700_000_000.0)
+    service = TwinService(SqliteStore(folder / "holotwin.db"), clock)
+    layout = build_plant(service, lines=1, machines_per_line=machines)
+    fleet = DeviceFleet(service, layout)
+    packs = BatteryFleet(service, [line.id for line in layout.lines])
+    packs.ensure()
+    fleet.start()
+    packs.start()
+    tracker = BehaviorTracker(service)
+    for _ in range(120):
+        clock.advance(1.0)
+        fleet.tick()
+        packs.tick()
+    tracker.run_once()
+    service.close()
+    return service, str(folder / "holotwin.db")
+
+
+def latency(args: argparse.Namespace) -> None:
+    _, db = demo_plant(args.latency_machines)
+    whatif = DemoWhatIf(TwinService(SqliteStore(db)), "line-1")  # only its documents
+    whatif.service.close()
+    line_spec = whatif.scenario("as is", 120.0)
+    pack_spec = {"name": "pack", "twins": ["battery-1"], "horizon": 3600, "dt": 5,
+                 "samples": 200, "seed": 1}
+    slot_search = whatif.slot_search("machine-1-1", 120.0)  # the demo line's bottleneck
+    backends = {"a": ("inline", "in process"), "b": (f"local:{args.workers}",
+                                                     f"LocalExecutor, {args.workers} processes"),
+                "c": (f"ray:{args.workers}", f"RayExecutor, local, {args.workers} CPUs")}
+    if args.skip_ray or package_version("ray") is None:
+        backends.pop("c")
+    rows: dict[str, dict[str, Any]] = {}
+    for key, (config, label) in backends.items():
+        log(f"({key}) {label}: starting ...")
+        started = time.perf_counter()
+        executor = open_executor(config)
+        executor.map(ensemble_chunk, [(0, 100, 10)] * max(1, executor.workers))  # warm up
+        start_s = time.perf_counter() - started
+        service = TwinService(SqliteStore(db), executor=executor)
+        times: dict[str, list[float]] = {"line": [], "pack": [], "slot": []}
+        outcome: dict[str, Any] = {}
+        try:
+            for round_ in range(args.latency_repeat):
+                for what in times:
+                    t0 = time.perf_counter()
+                    if what == "slot":
+                        doc = service.run_optimization(
+                            service.create_optimization(slot_search)["id"])
+                        outcome[what] = doc["results"]["best"][0]["assignment"]
+                    else:
+                        doc = service.run_scenario(service.create_scenario(
+                            line_spec if what == "line" else pack_spec)["id"])
+                        outcome[what] = doc["kpis"]
+                    times[what].append(time.perf_counter() - t0)
+                    log(f"    ({key}) round {round_ + 1}: {what} {times[what][-1]:.2f} s")
+        finally:
+            service.close()
+        rows[key] = {"label": label, "start_s": start_s,
+                     **{f"{w}_s": statistics.median(v) for w, v in times.items()},
+                     "runs": times, "outcome": outcome}
+    same = all(r["outcome"] == rows["a"]["outcome"] for r in rows.values())
+    print(f"\nScenario-to-result latency on the demo plant ({args.latency_machines} machines, "
+          f"one line, a battery pack); {os.cpu_count()} cores {platform.machine()}, Python "
+          f"{platform.python_version()}; median of {args.latency_repeat}\n")
+    print(f"  {'backend':36}{'start s':>9}{'line s':>9}{'pack s':>9}{'slot s':>9}"
+          f"{'line vs (a)':>13}{'slot vs (a)':>13}")
+    for key, row in rows.items():
+        print(f"  {f'({key}) ' + row['label']:36}{row['start_s']:>9.2f}{row['line_s']:>9.2f}"
+              f"{row['pack_s']:>9.2f}{row['slot_s']:>9.2f}"
+              f"{rows['a']['line_s'] / row['line_s']:>12.2f}x"
+              f"{rows['a']['slot_s'] / row['slot_s']:>12.2f}x")
+    print(f"\nresults identical across backends: {'yes' if same else 'NO'} (best slot "
+          f"{rows['a']['outcome']['slot']})")
+    print(json.dumps({"bench": "scenario-latency", "machines": args.latency_machines,
+                      "repeat": args.latency_repeat, "identical": same,
+                      "backends": {k: {n: v for n, v in r.items() if n != "outcome"}
+                                   for k, r in rows.items()}}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chunks", type=int, default=32)
@@ -114,7 +219,14 @@ def main() -> None:
                         help="rounds of (a), (b), (c) in turn; the median wall time counts")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-ray", action="store_true", help="run (a) and (b) only")
+    parser.add_argument("--latency", action="store_true",
+                        help="measure the scenario-to-result latency on the demo plant")
+    parser.add_argument("--latency-machines", type=int, default=4)
+    parser.add_argument("--latency-repeat", type=int, default=3)
     args = parser.parse_args()
+    if args.latency:
+        latency(args)
+        return
     if min(args.chunks, args.samples, args.steps, args.repeat) < 1 or args.workers < 2:
         parser.error("need --chunks, --samples, --steps, --repeat >= 1 and --workers >= 2")
     tasks = [(args.seed + k, args.samples, args.steps) for k in range(args.chunks)]

@@ -3,6 +3,7 @@ a few seconds to start); marked ``ray``."""
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,6 +49,7 @@ def test_results_in_order_progress_and_errors(executor: RayExecutor) -> None:
         k * k for k in range(12)]
     assert len(seen) == 12 and seen == sorted(seen) and seen[-1] == 1.0
     assert executor.map(lambda x: x + 1, [1, 2]) == [2, 3]  # Ray pickles functions by value
+    assert executor.map(functools.partial(pow, 2), [3, 4]) == [8, 16]  # any callable
     with pytest.raises(ComputeError, match="Task 3 of 6 failed: ValueError: item 3 is bad") \
             as caught:
         executor.map(tasks.fail_on_three, range(6))
@@ -78,3 +80,28 @@ def test_bad_settings() -> None:
         RayExecutor(address="auto", num_cpus=2)
     with pytest.raises(InvalidInputError, match="num_cpus must be a whole number"):
         RayExecutor(num_cpus=0)
+
+
+def test_line_scenarios_and_optimizations_on_ray_match_the_local_run(
+        executor: RayExecutor) -> None:
+    from holotwin.clock import ManualClock
+    from holotwin.demo.plant import build_plant
+    from holotwin.service import TwinService
+    from holotwin.store import SqliteStore
+
+    service = TwinService(SqliteStore(":memory:"), ManualClock(1_700_000_000.0))
+    build_plant(service, lines=1, machines_per_line=3)
+    spec = {"kind": "line", "line": "line-1", "horizon": 1800, "replications": 3, "seed": 9,
+            "defaults": {"mtbf": 600.0, "mttr": 30.0, "cycleCv": 0.2},
+            "overrides": {"maintenance": [{"station": "machine-1-2", "start": 0,
+                                           "duration": 300, "restore": True}]}}
+    search = {"scenario": spec, "objective": {"kpi": "/good/mean"},
+              "knobs": [{"path": "/overrides/maintenance/0/start", "values": [0, 600, 1200]}]}
+    here = service.run_scenario(service.create_scenario(spec)["id"])
+    best_here = service.run_optimization(service.create_optimization(search)["id"])
+    service.executor = executor  # the module's Ray instance (not closed with the service)
+    there = service.run_scenario(service.create_scenario(spec)["id"])
+    best_there = service.run_optimization(service.create_optimization(search)["id"])
+    assert there["results"] == here["results"]
+    assert best_there["results"]["best"] == best_here["results"]["best"]
+    service.store.close()

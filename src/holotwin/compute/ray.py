@@ -103,8 +103,11 @@ class RayExecutor(Executor):
             if progress is not None:
                 progress(1.0)
             return []
-        remote = ray.remote(num_cpus=1, max_retries=0)(fn)
-        refs = [remote.remote(item) for item in work]
+        # any callable (a function, a callable object such as a scenario evaluation), sent
+        # to the object store once and called by one generic task
+        remote = ray.remote(num_cpus=1, max_retries=0)(_call)
+        shared = ray.put(fn)
+        refs = [remote.remote(shared, item) for item in work]
         position = {ref: index for index, ref in enumerate(refs)}
         results: list[Any] = [None] * len(work)
         pending = list(refs)
@@ -134,3 +137,9 @@ class RayExecutor(Executor):
             self._closed = True
             if self._started and self._ray.is_initialized():
                 self._ray.shutdown()
+
+
+def _call(fn: Callable[[Any], Any], item: Any) -> Any:
+    """The Ray task behind :meth:`RayExecutor.map` (Ray passes ``fn`` from the object
+    store)."""
+    return fn(item)

@@ -27,7 +27,7 @@ from holotwin.demo.devices import MachineParameters
 from holotwin.errors import HolotwinError
 from holotwin.service import TwinService
 
-__all__ = ["DemoWhatIf", "WhatIfRow", "WhatIfView"]
+__all__ = ["DemoWhatIf", "WhatIfRow", "WhatIfView", "demo_line_scenario"]
 
 _NOMINAL = MachineParameters()
 
@@ -131,13 +131,27 @@ class DemoWhatIf:
             self._show(message=f"{what}: {fraction:.0%}")
         return progress
 
-    def _scenario(self, name: str, lookback: float, **overrides: Any) -> dict[str, Any]:
-        return {"kind": "line", "name": f"{self.line_id}: {name}", "line": self.line_id,
-                "horizon": self.horizon, "replications": self.replications, "seed": self.seed,
-                "lookback": lookback,
-                "defaults": {"mtbf": 1.0 / _NOMINAL.fault_rate,
-                             "mttr": _NOMINAL.mean_repair_time, "cycleCv": 0.1, "buffer": 5},
-                "overrides": overrides}
+    def scenario(self, name: str, lookback: float, **overrides: Any) -> dict[str, Any]:
+        """The line scenario called ``name`` with these overrides (see demo_line_scenario)."""
+        return demo_line_scenario(self.line_id, name, lookback=lookback, horizon=self.horizon,
+                                  replications=self.replications, seed=self.seed, **overrides)
+
+    def maintenance(self, station: str, start: float) -> dict[str, Any]:
+        """Overrides: ``station`` stopped ``duration`` s from ``start`` (s from now), as
+        reliable as new (``mtbf_new``) afterwards."""
+        return {"stations": {station: {"mtbfNew": self.mtbf_new}},
+                "maintenance": [{"station": station, "start": start,
+                                 "duration": self.duration, "restore": True}]}
+
+    def slot_search(self, station: str, lookback: float) -> dict[str, Any]:
+        """The optimization of the start of ``station``'s maintenance: one slot every
+        ``slot_every`` s over the horizon, the most good parts, the best three."""
+        slots = [k * self.slot_every for k in range(
+            int((self.horizon - self.duration) // self.slot_every) + 1)]
+        return {"name": f"{self.line_id}: best slot to maintain {station}",
+                "scenario": self.scenario("slot", lookback, **self.maintenance(station, 0.0)),
+                "knobs": [{"path": "/overrides/maintenance/0/start", "values": slots}],
+                "objective": {"kpi": "/good/mean", "goal": "max"}, "top": 3}
 
     def _run_one(self, spec: dict[str, Any], what: str) -> dict[str, Any]:
         created = self.service.create_scenario(spec)
@@ -147,32 +161,20 @@ class DemoWhatIf:
         started = time.monotonic()
         try:
             self._show(status="running", message="simulating the line as it is")
-            base = self._run_one(self._scenario("as is", lookback), "the line as it is")
+            base = self._run_one(self.scenario("as is", lookback), "the line as it is")
             bottleneck = base["kpis"]["bottleneck"]
-
-            def maintenance(start: float) -> dict[str, Any]:
-                return {"stations": {bottleneck: {"mtbfNew": self.mtbf_new}},
-                        "maintenance": [{"station": bottleneck, "start": start,
-                                         "duration": self.duration, "restore": True}]}
-
-            now = self._run_one(self._scenario(f"maintain {bottleneck} now", lookback,
-                                               **maintenance(0.0)),
+            now = self._run_one(self.scenario(f"maintain {bottleneck} now", lookback,
+                                               **self.maintenance(bottleneck, 0.0)),
                                 f"maintenance of {bottleneck} now")
-            later = self._run_one(self._scenario(
+            later = self._run_one(self.scenario(
                 f"maintain {bottleneck} next shift (in {self.next_shift / 60:g} min)",
-                lookback, **maintenance(self.next_shift)),
+                lookback, **self.maintenance(bottleneck, self.next_shift)),
                 f"maintenance of {bottleneck} at the next shift")
             table = self.service.compare_scenarios([base["id"], now["id"], later["id"]])
             rows = tuple(_row(r, baseline=k == 0) for k, r in enumerate(table["scenarios"]))
             self._show(rows=rows, scenario_ids=(base["id"], now["id"], later["id"]),
                        message=f"best slot for maintenance of {bottleneck}: searching")
-            slots = [k * self.slot_every for k in range(int(
-                (self.horizon - self.duration) // self.slot_every) + 1)]
-            search = {"name": f"{self.line_id}: best slot to maintain {bottleneck}",
-                      "scenario": self._scenario("slot", lookback, **maintenance(0.0)),
-                      "knobs": [{"path": "/overrides/maintenance/0/start", "values": slots}],
-                      "objective": {"kpi": "/good/mean", "goal": "max"}, "top": 3}
-            created = self.service.create_optimization(search)
+            created = self.service.create_optimization(self.slot_search(bottleneck, lookback))
             optimized = self.service.run_optimization(
                 created["id"], progress=self._progress(f"best slot for {bottleneck}"))
             results = optimized["results"]
@@ -186,6 +188,19 @@ class DemoWhatIf:
             self._show(status="stopped", message="stopped with the demo")
         except HolotwinError as exc:
             self._show(status="failed", message=exc.message)
+
+
+def demo_line_scenario(line_id: str, name: str, *, lookback: float, horizon: float = 7200.0,
+                       replications: int = 5, seed: int = 7, **overrides: Any
+                       ) -> dict[str, Any]:
+    """The demo's line scenario: the line over ``horizon`` s, its machines' faults and
+    repairs from ``lookback`` s of history, the demo machines' nominal MTBF and MTTR where the
+    history shows none, buffers of 5 parts, cycle times varying by 10 %."""
+    return {"kind": "line", "name": f"{line_id}: {name}", "line": line_id, "horizon": horizon,
+            "replications": replications, "seed": seed, "lookback": lookback,
+            "defaults": {"mtbf": 1.0 / _NOMINAL.fault_rate, "mttr": _NOMINAL.mean_repair_time,
+                         "cycleCv": 0.1, "buffer": 5},
+            "overrides": overrides}
 
 
 def _row(compared: dict[str, Any], *, baseline: bool) -> WhatIfRow:
