@@ -1,17 +1,21 @@
 """Line scenarios: the demo line's machines as a serial line, with their cycle times, MTBF and
 MTTR read from the twins, maintenance and its effect, comparisons with paired intervals, and
-that running one changes no twin."""
+that running them (and optimizations) changes no twin, even while ingestion runs."""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from typing import Any
 
 import pytest
 
-from holotwin.clock import ManualClock
+from holotwin.clock import ManualClock, SystemClock
 from holotwin.compute import LocalExecutor
 from holotwin.demo.plant import build_plant
 from holotwin.errors import InvalidInputError, NotFoundError
+from holotwin.ingest import IngestPipeline, InProcessSource, PipelineSettings, TopicMapping
 from holotwin.service import TwinService
 from holotwin.service.estimating import ESTIMATE
 from holotwin.service.line_facts import line_facts
@@ -181,3 +185,63 @@ def test_the_mtbf_as_new_is_for_after_maintenance_only(line: TwinService) -> Non
     # operating about 2/3 of 4 h before the window at 600 s between failures, ~0 after
     assert 8 <= station["results"]["failures"]["mean"] <= 25
     assert doc["results"]["maintenance"][0]["mtbfAfter"] == 1e9
+
+
+def test_line_scenarios_and_optimizations_change_nothing_while_ingestion_runs(
+        any_service: TwinService) -> None:
+    service = TwinService(any_service.store, SystemClock())
+    build_plant(service, lines=1, machines_per_line=3)
+    pipeline = IngestPipeline(service, PipelineSettings(max_batch=20, max_delay=0.01))
+    source = InProcessSource("live", [TopicMapping.create("m/{machine}", "{machine}",
+                                                          time="/ts")])
+    source.start(pipeline)
+    pipeline.start()
+    twins = ["line-1", "machine-1-1", "machine-1-2", "machine-1-3"]
+    before = {t: service.get_twin(t) for t in twins}
+    relationships = service.list_relationships("line-1")
+    start = time.time()
+    published = 0
+    stop = threading.Event()
+
+    def publish() -> None:
+        nonlocal published
+        while not stop.is_set() and published < 3000:
+            machine = f"machine-1-{published % 3 + 1}"
+            source.publish(f"m/{machine}", json.dumps({"ts": start + published * 0.01,
+                                                       "temperature": 40.0 + published % 7}))
+            published += 1
+            time.sleep(0.001)
+
+    publisher = threading.Thread(target=publish, daemon=True)
+    publisher.start()
+    spec = _spec(horizon=HOUR, replications=2, defaults={"mtbf": 900.0, "mttr": 60.0})
+    runs = 0
+    try:
+        for overrides in ({"stations": {"machine-1-2": {"speed": 0.5, "mtbf": 100.0}}},
+                          {"buffers": [0, 50], "lineSpeed": 2.0},
+                          {"maintenance": [{"station": "machine-1-1", "start": 0,
+                                            "duration": 600, "restore": True}],
+                           "stops": [{"start": 60, "duration": 60}]}):
+            service.run_scenario(service.create_scenario({**spec, "overrides": overrides})["id"])
+            runs += 1
+        service.run_optimization(service.create_optimization({
+            "scenario": spec, "objective": {"kpi": "/good/mean"},
+            "knobs": [{"path": "/overrides/lineSpeed", "values": [0.5, 1.5]}]})["id"])
+        runs += 1
+    finally:
+        stop.set()
+        publisher.join(30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and source.stats.written < published:
+            time.sleep(0.02)
+        pipeline.stop()
+        source.stop()
+    assert runs == 4 and published > 100
+    assert {t: service.get_twin(t) for t in twins} == before  # no scenario wrote a twin
+    assert service.list_relationships("line-1") == relationships
+    points = sum(len(service.telemetry_history(f"machine-1-{k}", "temperature", 0, 2e9))
+                 for k in (1, 2, 3))
+    assert points == published  # and every reading that came in meanwhile is kept
+    kinds = {e.kind for e in service.read_events(0, 1_000_000, twin_ids=twins)
+             if e.time >= start}
+    assert kinds == {"telemetry"}
