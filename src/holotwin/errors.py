@@ -15,11 +15,14 @@ The tree::
     │   ├── MappingError           (ingest.mapping) a message cannot be mapped to readings
     │   └── ConnectorConfigError   (ingest.config) a connector file is invalid
     ├── NotFoundError              a twin, relationship, component or model does not exist (404)
+    │   └── DeletedWhileRunning    (service.runs) a scenario or optimization deleted as it ran
     ├── ConflictError              the thing exists already or is still referenced (409)
     ├── PreconditionFailedError    ``If-Match`` / ``If-None-Match`` did not hold (412)
     ├── AuthenticationError        no or unknown credentials (401)
     ├── PermissionDeniedError      credentials lack the scope (403)
     ├── StoreError                 the storage backend failed (503)
+    ├── ComputeError               (compute.base) a task or the executor failed (503)
+    ├── FmuError                   (behaviors.fmu) an FMU failed while it ran (422)
     └── SourceError                (ingest.source) an ingestion source failed to start or run
 
 Exceptions marked with a module live there, beside the code that raises them.

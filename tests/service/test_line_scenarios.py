@@ -245,3 +245,31 @@ def test_line_scenarios_and_optimizations_change_nothing_while_ingestion_runs(
     kinds = {e.kind for e in service.read_events(0, 1_000_000, twin_ids=twins)
              if e.time >= start}
     assert kinds == {"telemetry"}
+
+
+def test_a_scenario_deleted_while_it_runs_stays_deleted(line: TwinService) -> None:
+    created = line.create_scenario(_spec(horizon=48 * HOUR, replications=20))
+    started = threading.Event()
+
+    def progress(done: float) -> None:
+        started.set()
+        time.sleep(0.01)
+
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            line.run_scenario(created["id"], progress)
+        except NotFoundError as exc:
+            raised.append(exc)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    assert started.wait(60)
+    line.delete_scenario(created["id"])
+    runner.join(120)
+    assert not runner.is_alive()
+    assert len(raised) == 1 and "was deleted while it ran" in str(raised[0])
+    with pytest.raises(NotFoundError):
+        line.get_scenario(created["id"])
+    assert line.list_scenarios() == []

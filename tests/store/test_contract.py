@@ -306,6 +306,10 @@ def test_documents_round_trip_by_kind_and_key(store: Store) -> None:
         tx.put_document("binding", "dtmi:x:Z;1", {"lost": True}, 4.0)
         raise RuntimeError("roll back")
     assert store.get_document("binding", "dtmi:x:Z;1") is None
+    with store.transaction() as tx:  # an update replaces, and never creates
+        assert tx.update_document("binding", "dtmi:x:M;1", {"behavior": "d"}, 5.0)
+        assert not tx.update_document("binding", "dtmi:x:A;1", {"behavior": "e"}, 5.0)
+    assert store.list_documents("binding") == {"dtmi:x:M;1": {"behavior": "d"}}
 
 
 def test_a_write_interrupted_inside_its_transaction_does_not_block_the_next(

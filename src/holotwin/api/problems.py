@@ -23,6 +23,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from holotwin.behaviors.fmu import FmuError
+from holotwin.compute import ComputeError
 from holotwin.errors import (
     AuthenticationError,
     ConflictError,
@@ -49,6 +51,8 @@ _STATUS: list[tuple[type[HolotwinError], int]] = [
     (AuthenticationError, 401),
     (PermissionDeniedError, 403),
     (StoreError, 503),
+    (ComputeError, 503),  # a worker process died, Ray cannot be reached
+    (FmuError, 422),  # the FMU failed while it ran: the request was fine, the model was not
 ]
 
 

@@ -27,12 +27,13 @@ from typing import Any, Protocol
 
 from holotwin.clock import Clock, to_iso
 from holotwin.compute import Executor
-from holotwin.errors import InvalidInputError, NotFoundError
+from holotwin.errors import InvalidInputError
 from holotwin.scenarios.line_whatif import LineEvaluation, check_station_names
 from holotwin.scenarios.optimize import Candidate, optimize, parse_search, set_pointer
 from holotwin.scenarios.tasks import TaskMap
 from holotwin.scenarios.whatif import ForkEvaluation
 from holotwin.service.line_facts import station_order
+from holotwin.service.runs import RunDocuments
 from holotwin.service.scenarios import SCENARIO, SCENARIO_KEYS, parse_spec
 from holotwin.store.base import Store
 
@@ -102,46 +103,28 @@ class OptimizationMethods:
         return doc
 
     def _save_optimization(self: _Service, doc: dict[str, Any]) -> None:
-        with self.store.transaction() as tx:
-            tx.put_document(OPTIMIZATION, doc["id"], doc, self.clock.now())
+        RunDocuments(self.store, self.clock, OPTIMIZATION).save(doc)
 
     def get_optimization(self: _Service, optimization_id: str) -> dict[str, Any]:
-        doc = self.store.get_document(OPTIMIZATION, optimization_id)
-        if doc is None:
-            raise NotFoundError("optimization", optimization_id)
-        return doc
+        return RunDocuments(self.store, self.clock, OPTIMIZATION).get(optimization_id)
 
     def list_optimizations(self: _Service) -> list[dict[str, Any]]:
-        """Every optimization, without its candidates."""
-        out = []
-        for doc in self.store.list_documents(OPTIMIZATION).values():
-            summary = {k: v for k, v in doc.items() if k != "results"}
+        """Every optimization, without its candidates (with its best one)."""
+        out = RunDocuments(self.store, self.clock, OPTIMIZATION).list()
+        for doc in out:
             if "results" in doc:
-                summary["best"] = doc["results"]["best"][:1]
-            out.append(summary)
+                doc["best"] = doc.pop("results")["best"][:1]
         return out
 
     def delete_optimization(self: _Service, optimization_id: str) -> None:
         """Delete an optimization (the scenarios it stored stay)."""
-        self.get_optimization(optimization_id)
-        with self.store.transaction() as tx:
-            tx.put_document(OPTIMIZATION, optimization_id, None, self.clock.now())
+        RunDocuments(self.store, self.clock, OPTIMIZATION).delete(optimization_id)
 
     def run_optimization(self: _Service, optimization_id: str,
                          progress: Callable[[float], None] | None = None) -> dict[str, Any]:
         """Fork once, evaluate the candidates, keep the best few as scenarios; the
         optimization's ``status`` and ``progress`` follow the run."""
-        doc = self.get_optimization(optimization_id)
-        doc.update(status="running", progress=0.0, error=None)
-        self._save_optimization(doc)
-
-        def step(done: float) -> None:
-            doc["progress"] = round(done, 3)
-            self._save_optimization(doc)
-            if progress is not None:
-                progress(done)
-
-        try:
+        def work(doc: dict[str, Any], step: Callable[[float], None]) -> dict[str, Any]:
             search = parse_search(doc["search"])
             base = dict(doc["scenario"])
             evaluation, fork = self.scenario_evaluation(base)
@@ -153,15 +136,11 @@ class OptimizationMethods:
                                                         fork),
                       "best": [self._store_candidate(doc, base, f"best {k}", c, fork)
                                for k, c in enumerate(result.best, start=1)]}
-        except Exception as exc:
-            reason = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-            doc.update(status="failed", error=reason)
-            self._save_optimization(doc)
-            raise
-        doc.update(status="done", progress=1.0, results=result.to_json(), scenarios=stored,
-                   seed=base["seed"], ran=to_iso(self.clock.now()), fork=fork)
-        self._save_optimization(doc)
-        return doc
+            return {"results": result.to_json(), "scenarios": stored, "seed": base["seed"],
+                    "fork": fork}
+
+        return RunDocuments(self.store, self.clock, OPTIMIZATION).run(optimization_id, work,
+                                                                      progress)
 
     def _store_candidate(self: _Service, doc: Mapping[str, Any], base: Mapping[str, Any],
                          label: str, candidate: Candidate, fork: Mapping[str, Any]) -> str:
@@ -180,24 +159,13 @@ class OptimizationMethods:
                     "results": candidate.outcome["results"],
                     "kpis": candidate.outcome["kpis"], "fork": dict(fork),
                     "optimization": doc["id"]}
-        with self.store.transaction() as tx:
-            tx.put_document(SCENARIO, scenario["id"], scenario, now)
+        RunDocuments(self.store, self.clock, SCENARIO).save(scenario)
         return str(scenario["id"])
 
     def start_optimization(self: _Service, optimization_id: str) -> threading.Thread:
         """Run an optimization on a background thread; returns the thread."""
-        self.get_optimization(optimization_id)
-
-        def run() -> None:
-            try:
-                self.run_optimization(optimization_id)
-            except Exception:  # noqa: BLE001 - recorded on the optimization as "failed"
-                pass
-
-        thread = threading.Thread(target=run, name=f"holotwin-optimize-{optimization_id}",
-                                  daemon=True)
-        thread.start()
-        return thread
+        return RunDocuments(self.store, self.clock, OPTIMIZATION).start(
+            optimization_id, self.run_optimization)
 
 
 def _check(service: _Service, spec: Mapping[str, Any]) -> None:

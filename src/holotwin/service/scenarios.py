@@ -42,6 +42,7 @@ from holotwin.scenarios.whatif import Fork, ForkEvaluation, Override, compare_ru
 from holotwin.service.binding import BehaviorBinding
 from holotwin.service.estimating import CALIBRATION, ESTIMATE, behavior_for
 from holotwin.service.line_facts import line_facts, station_order
+from holotwin.service.runs import RunDocuments
 from holotwin.store.base import Store
 
 __all__ = ["KINDS", "SCENARIO", "SCENARIO_KEYS", "ScenarioMethods", "parse_spec"]
@@ -75,6 +76,9 @@ class _Service(Protocol):
     def _scenario_twins(self, spec: Mapping[str, Any]) -> list[str]: ...
 
     def _save(self, doc: dict[str, Any]) -> None: ...
+
+    @property
+    def _scenario_docs(self) -> RunDocuments: ...
 
     def run_scenario(self, scenario_id: str,
                      progress: Callable[[float], None] | None = None) -> dict[str, Any]: ...
@@ -219,53 +223,32 @@ class ScenarioMethods:
         return doc
 
     def _save(self: _Service, doc: dict[str, Any]) -> None:
-        with self.store.transaction() as tx:
-            tx.put_document(SCENARIO, doc["id"], doc, self.clock.now())
+        self._scenario_docs.save(doc)
+
+    @property
+    def _scenario_docs(self: _Service) -> RunDocuments:
+        return RunDocuments(self.store, self.clock, SCENARIO)
 
     def get_scenario(self: _Service, scenario_id: str) -> dict[str, Any]:
-        doc = self.store.get_document(SCENARIO, scenario_id)
-        if doc is None:
-            raise NotFoundError("scenario", scenario_id)
-        return doc
+        return self._scenario_docs.get(scenario_id)
 
     def list_scenarios(self: _Service) -> list[dict[str, Any]]:
         """Every scenario, without its results."""
-        return [{k: v for k, v in d.items() if k not in ("results", "fork")}
-                for d in self.store.list_documents(SCENARIO).values()]
+        return self._scenario_docs.list(leave_out=("results", "fork"))
 
     def delete_scenario(self: _Service, scenario_id: str) -> None:
-        self.get_scenario(scenario_id)
-        with self.store.transaction() as tx:
-            tx.put_document(SCENARIO, scenario_id, None, self.clock.now())
+        self._scenario_docs.delete(scenario_id)
 
     def run_scenario(self: _Service, scenario_id: str,
                      progress: Callable[[float], None] | None = None) -> dict[str, Any]:
         """Fork the scenario's twins now (or at its ``at``), simulate, keep and return the
         results; the scenario's ``status`` and ``progress`` follow the run."""
-        doc = self.get_scenario(scenario_id)
-        doc.update(status="running", progress=0.0, error=None)
-        self._save(doc)
+        def work(doc: dict[str, Any], step: Callable[[float], None]) -> dict[str, Any]:
+            outcome = self._run_line(doc, step) if doc.get("kind") == "line" \
+                else self._run_forks(doc, step)
+            return {**outcome, "runs": int(doc.get("runs", 0)) + 1}
 
-        def step(done: float) -> None:
-            doc["progress"] = round(done, 3)
-            self._save(doc)
-            if progress is not None:
-                progress(done)
-
-        try:
-            if doc.get("kind") == "line":
-                outcome = self._run_line(doc, step)
-            else:
-                outcome = self._run_forks(doc, step)
-        except Exception as exc:
-            reason = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-            doc.update(status="failed", error=reason)
-            self._save(doc)
-            raise
-        doc.update(status="done", progress=1.0, runs=int(doc.get("runs", 0)) + 1,
-                   ran=to_iso(self.clock.now()), **outcome)
-        self._save(doc)
-        return doc
+        return self._scenario_docs.run(scenario_id, work, progress)
 
     def _run_forks(self: _Service, doc: Mapping[str, Any], step: Callable[[float], None]
                    ) -> dict[str, Any]:
@@ -298,18 +281,7 @@ class ScenarioMethods:
     def start_scenario(self: _Service, scenario_id: str) -> threading.Thread:
         """Run a scenario on a background thread (its status and progress show on the
         scenario); returns the thread."""
-        self.get_scenario(scenario_id)
-
-        def run() -> None:
-            try:
-                self.run_scenario(scenario_id)
-            except Exception:  # noqa: BLE001 - recorded on the scenario as "failed"
-                pass
-
-        thread = threading.Thread(target=run, name=f"holotwin-scenario-{scenario_id}",
-                                  daemon=True)
-        thread.start()
-        return thread
+        return self._scenario_docs.start(scenario_id, self.run_scenario)
 
     def compare_scenarios(self: _Service, scenario_ids: Sequence[str]) -> dict[str, Any]:
         """Runs side by side, the first as the baseline (each must have run)."""

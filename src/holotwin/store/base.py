@@ -171,6 +171,12 @@ class Transaction(ABC):
                      updated: float) -> None:
         """Create, replace or (``document=None``) delete the document ``(kind, key)``."""
 
+    @abstractmethod
+    def update_document(self, kind: str, key: str, document: dict[str, Any],
+                        updated: float) -> bool:
+        """Replace the document ``(kind, key)`` if it exists (never create it); whether it
+        did (a run must not bring back a document deleted while it ran)."""
+
 
 class Store(ABC):
     """Everything holotwin persists."""

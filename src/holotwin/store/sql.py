@@ -181,6 +181,12 @@ class SqlTransaction(Transaction):
                    "ON CONFLICT (kind, key) DO UPDATE SET document = excluded.document, "
                    "updated = excluded.updated", (kind, key, dumps(document), updated))
 
+    def update_document(self, kind: str, key: str, document: dict[str, Any],
+                        updated: float) -> bool:
+        cursor = self._exec("UPDATE documents SET document = {J}, updated = ? WHERE kind = ? "
+                            "AND key = ?", (dumps(document), updated, kind, key))
+        return bool(cursor.rowcount)
+
     def put_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         if letters:
             self._cur.executemany(self._store.sql(_INSERT_DEAD_LETTER),
