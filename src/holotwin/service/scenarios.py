@@ -83,12 +83,6 @@ class _Service(Protocol):
     def run_scenario(self, scenario_id: str,
                      progress: Callable[[float], None] | None = None) -> dict[str, Any]: ...
 
-    def _run_forks(self, doc: Mapping[str, Any], step: Callable[[float], None]
-                   ) -> dict[str, Any]: ...
-
-    def _run_line(self, doc: Mapping[str, Any], step: Callable[[float], None]
-                  ) -> dict[str, Any]: ...
-
     def scenario_evaluation(self, spec: Mapping[str, Any], map: TaskMap | None = None
                             ) -> tuple[LineEvaluation | ForkEvaluation, dict[str, Any]]: ...
 
@@ -244,23 +238,17 @@ class ScenarioMethods:
         """Fork the scenario's twins now (or at its ``at``), simulate, keep and return the
         results; the scenario's ``status`` and ``progress`` follow the run."""
         def work(doc: dict[str, Any], step: Callable[[float], None]) -> dict[str, Any]:
-            outcome = self._run_line(doc, step) if doc.get("kind") == "line" \
-                else self._run_forks(doc, step)
-            return {**outcome, "runs": int(doc.get("runs", 0)) + 1}
+            line = doc.get("kind") == "line"  # its replications go to the executor
+            evaluation, fork = self.scenario_evaluation(
+                doc, map=self.executor.map if line else None)
+            outcome = {**evaluation(doc, step), "fork": fork,
+                       "runs": int(doc.get("runs", 0)) + 1}
+            if not line:
+                outcome["notSimulated"] = [t for t in self._scenario_twins(doc)
+                                           if t not in outcome["results"]]
+            return outcome
 
         return self._scenario_docs.run(scenario_id, work, progress)
-
-    def _run_forks(self: _Service, doc: Mapping[str, Any], step: Callable[[float], None]
-                   ) -> dict[str, Any]:
-        evaluation, fork = self.scenario_evaluation(doc)
-        outcome = evaluation(doc, step)
-        return {**outcome, "fork": fork, "notSimulated": [t for t in self._scenario_twins(doc)
-                                                          if t not in outcome["results"]]}
-
-    def _run_line(self: _Service, doc: Mapping[str, Any], step: Callable[[float], None]
-                  ) -> dict[str, Any]:
-        evaluation, fork = self.scenario_evaluation(doc, map=self.executor.map)
-        return {**evaluation(doc, step), "fork": fork}
 
     def scenario_evaluation(self: _Service, spec: Mapping[str, Any],
                             map: TaskMap | None = None
