@@ -415,7 +415,7 @@ class _Evaluations:
     def run(self, assignments: Sequence[Mapping[str, Any]], *, record: bool = True
             ) -> list[Candidate]:
         """Evaluate the assignments not seen yet (in one map); all of them, in order."""
-        keys = [repr(sorted(a.items())) for a in assignments]
+        keys = [_key(a) for a in assignments]
         fresh = {k: a for k, a in zip(keys, assignments, strict=True) if k not in self.seen}
         docs = [self.document(a) for a in fresh.values()]
         start = self.done
@@ -500,10 +500,9 @@ def _evolve(runs: _Evaluations, search: Search) -> None:
         # candidate is evaluated through ``runs`` (in one map), which keeps their KPIs
         rows = [np.asarray(x, dtype=np.float64) for x in xs]
         if runs.done >= search.budget + 1:  # over the budget: answer from what is known
-            return [energy(runs.seen[key]) if (key := _key(knobs, row)) in runs.seen
-                    else _INFEASIBLE * 2 for row in rows]
-        evaluated = runs.run([{k.path: k.at(v) for k, v in zip(knobs, row, strict=True)}
-                              for row in rows])
+            return [energy(runs.seen[key]) if (key := _key(_assignment(knobs, row)))
+                    in runs.seen else _INFEASIBLE * 2 for row in rows]
+        evaluated = runs.run([_assignment(knobs, row) for row in rows])
         return [energy(c) for c in evaluated]
 
     differential_evolution(
@@ -514,8 +513,14 @@ def _evolve(runs: _Evaluations, search: Search) -> None:
         init="latinhypercube", tol=0.0, atol=0.0)
 
 
-def _key(knobs: Sequence[Knob], row: Any) -> str:
-    return repr(sorted({k.path: k.at(v) for k, v in zip(knobs, row, strict=True)}.items()))
+def _assignment(knobs: Sequence[Knob], row: Any) -> dict[str, Any]:
+    """The knob values at a point of their number lines."""
+    return {k.path: k.at(v) for k, v in zip(knobs, row, strict=True)}
+
+
+def _key(assignment: Mapping[str, Any]) -> str:
+    """What tells one candidate from another (each is evaluated once)."""
+    return repr(sorted(assignment.items()))
 
 
 def _unused(x: Any) -> float:  # pragma: no cover - SciPy needs a function; see _evolve

@@ -32,9 +32,8 @@ from holotwin.scenarios.line_whatif import LineEvaluation, check_station_names
 from holotwin.scenarios.optimize import Candidate, optimize, parse_search, set_pointer
 from holotwin.scenarios.tasks import TaskMap
 from holotwin.scenarios.whatif import ForkEvaluation
-from holotwin.service.line_facts import station_order
 from holotwin.service.runs import RunDocuments
-from holotwin.service.scenarios import SCENARIO, SCENARIO_KEYS, parse_spec
+from holotwin.service.scenarios import SCENARIO_KEYS, parse_spec
 from holotwin.store.base import Store
 
 __all__ = ["OPTIMIZATION", "OptimizationMethods"]
@@ -51,7 +50,13 @@ class _Service(Protocol):
 
     def get_scenario(self, scenario_id: str) -> dict[str, Any]: ...
 
-    def _scenario_twins(self, spec: Mapping[str, Any]) -> list[str]: ...
+    def _check_scenario(self, spec: Mapping[str, Any]) -> list[str]: ...
+
+    @property
+    def _scenario_docs(self) -> RunDocuments: ...
+
+    @property
+    def _optimization_docs(self) -> RunDocuments: ...
 
     def scenario_evaluation(self, spec: Mapping[str, Any], map: TaskMap | None = None
                             ) -> tuple[LineEvaluation | ForkEvaluation, dict[str, Any]]: ...
@@ -61,8 +66,6 @@ class _Service(Protocol):
     def run_optimization(self, optimization_id: str,
                          progress: Callable[[float], None] | None = None
                          ) -> dict[str, Any]: ...
-
-    def _save_optimization(self, doc: dict[str, Any]) -> None: ...
 
     def _store_candidate(self, doc: Mapping[str, Any], base: Mapping[str, Any], label: str,
                          candidate: Candidate, fork: Mapping[str, Any]) -> str: ...
@@ -88,29 +91,33 @@ class OptimizationMethods:
         base = parse_spec(scenario)
         raw_search = {k: v for k, v in raw.items() if k not in ("name", "scenario")}
         search = parse_search(raw_search)
-        _check(self, base)
+        stations = self._check_scenario(base)
         for knob in search.knobs:
             top = knob.path.split("/")[1]
             if top in FORKED:
                 raise InvalidInputError(f"Knob {knob.path} changes what the scenario forks "
                                         f"('{top}'); knobs change its settings and overrides")
-            for value in knob.extremes():  # every value must make a valid scenario
-                _check(self, parse_spec(set_pointer(base, knob.path, value)))
+            for value in knob.extremes():  # every value must make a valid scenario; what
+                # it forks is the base's, so only a line's station overrides need a look
+                spec = parse_spec(set_pointer(base, knob.path, value))
+                if spec["kind"] == "line":
+                    check_station_names(spec, stations)
         doc = {"id": uuid.uuid4().hex[:12], "name": name, "scenario": base,
                "search": raw_search, "created": to_iso(self.clock.now()),
                "status": "created", "progress": 0.0}
-        self._save_optimization(doc)
+        self._optimization_docs.save(doc)
         return doc
 
-    def _save_optimization(self: _Service, doc: dict[str, Any]) -> None:
-        RunDocuments(self.store, self.clock, OPTIMIZATION).save(doc)
+    @property
+    def _optimization_docs(self: _Service) -> RunDocuments:
+        return RunDocuments(self.store, self.clock, OPTIMIZATION)
 
     def get_optimization(self: _Service, optimization_id: str) -> dict[str, Any]:
-        return RunDocuments(self.store, self.clock, OPTIMIZATION).get(optimization_id)
+        return self._optimization_docs.get(optimization_id)
 
     def list_optimizations(self: _Service) -> list[dict[str, Any]]:
         """Every optimization, without its candidates (with its best one)."""
-        out = RunDocuments(self.store, self.clock, OPTIMIZATION).list()
+        out = self._optimization_docs.list()
         for doc in out:
             if "results" in doc:
                 doc["best"] = doc.pop("results")["best"][:1]
@@ -118,7 +125,7 @@ class OptimizationMethods:
 
     def delete_optimization(self: _Service, optimization_id: str) -> None:
         """Delete an optimization (the scenarios it stored stay)."""
-        RunDocuments(self.store, self.clock, OPTIMIZATION).delete(optimization_id)
+        self._optimization_docs.delete(optimization_id)
 
     def run_optimization(self: _Service, optimization_id: str,
                          progress: Callable[[float], None] | None = None) -> dict[str, Any]:
@@ -139,8 +146,7 @@ class OptimizationMethods:
             return {"results": result.to_json(), "scenarios": stored, "seed": base["seed"],
                     "fork": fork}
 
-        return RunDocuments(self.store, self.clock, OPTIMIZATION).run(optimization_id, work,
-                                                                      progress)
+        return self._optimization_docs.run(optimization_id, work, progress)
 
     def _store_candidate(self: _Service, doc: Mapping[str, Any], base: Mapping[str, Any],
                          label: str, candidate: Candidate, fork: Mapping[str, Any]) -> str:
@@ -159,18 +165,10 @@ class OptimizationMethods:
                     "results": candidate.outcome["results"],
                     "kpis": candidate.outcome["kpis"], "fork": dict(fork),
                     "optimization": doc["id"]}
-        RunDocuments(self.store, self.clock, SCENARIO).save(scenario)
+        self._scenario_docs.save(scenario)
         return str(scenario["id"])
 
     def start_optimization(self: _Service, optimization_id: str) -> threading.Thread:
         """Run an optimization on a background thread; returns the thread."""
-        return RunDocuments(self.store, self.clock, OPTIMIZATION).start(
-            optimization_id, self.run_optimization)
+        return self._optimization_docs.start(optimization_id, self.run_optimization)
 
-
-def _check(service: _Service, spec: Mapping[str, Any]) -> None:
-    """What creating the scenario would refuse (unknown twins or stations)."""
-    if spec["kind"] == "line":
-        check_station_names(spec, station_order(service.store, spec))
-    else:
-        service._scenario_twins(spec)

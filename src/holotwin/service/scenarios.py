@@ -75,7 +75,7 @@ class _Service(Protocol):
 
     def _scenario_twins(self, spec: Mapping[str, Any]) -> list[str]: ...
 
-    def _save(self, doc: dict[str, Any]) -> None: ...
+    def _check_scenario(self, spec: Mapping[str, Any]) -> list[str]: ...
 
     @property
     def _scenario_docs(self) -> RunDocuments: ...
@@ -83,7 +83,8 @@ class _Service(Protocol):
     def run_scenario(self, scenario_id: str,
                      progress: Callable[[float], None] | None = None) -> dict[str, Any]: ...
 
-    def scenario_evaluation(self, spec: Mapping[str, Any], map: TaskMap | None = None
+    def scenario_evaluation(self, spec: Mapping[str, Any], map: TaskMap | None = None,
+                            twins: Sequence[str] | None = None
                             ) -> tuple[LineEvaluation | ForkEvaluation, dict[str, Any]]: ...
 
 
@@ -207,17 +208,20 @@ class ScenarioMethods:
     def create_scenario(self: _Service, raw: object) -> dict[str, Any]:
         """Store a scenario (not run yet); returns it with its ``id``."""
         spec = parse_spec(raw)
-        if spec["kind"] == "line":  # unknown twins and stations are refused now
-            check_station_names(spec, station_order(self.store, spec))
-        else:
-            self._scenario_twins(spec)
+        self._check_scenario(spec)
         doc = {"id": uuid.uuid4().hex[:12], **spec, "created": to_iso(self.clock.now()),
                "status": "created", "progress": 0.0, "runs": 0}
-        self._save(doc)
+        self._scenario_docs.save(doc)
         return doc
 
-    def _save(self: _Service, doc: dict[str, Any]) -> None:
-        self._scenario_docs.save(doc)
+    def _check_scenario(self: _Service, spec: Mapping[str, Any]) -> list[str]:
+        """Refuse now, not at run time, a parsed scenario's unknown twins (and, for a line,
+        unknown stations); returns its twins (a line's stations)."""
+        if spec["kind"] == "line":
+            stations = station_order(self.store, spec)
+            check_station_names(spec, stations)
+            return stations
+        return self._scenario_twins(spec)
 
     @property
     def _scenario_docs(self: _Service) -> RunDocuments:
@@ -238,31 +242,33 @@ class ScenarioMethods:
         """Fork the scenario's twins now (or at its ``at``), simulate, keep and return the
         results; the scenario's ``status`` and ``progress`` follow the run."""
         def work(doc: dict[str, Any], step: Callable[[float], None]) -> dict[str, Any]:
-            line = doc.get("kind") == "line"  # its replications go to the executor
-            evaluation, fork = self.scenario_evaluation(
-                doc, map=self.executor.map if line else None)
-            outcome = {**evaluation(doc, step), "fork": fork,
-                       "runs": int(doc.get("runs", 0)) + 1}
-            if not line:
-                outcome["notSimulated"] = [t for t in self._scenario_twins(doc)
-                                           if t not in outcome["results"]]
-            return outcome
+            if doc.get("kind") == "line":  # its replications go to the executor
+                evaluation, fork = self.scenario_evaluation(doc, map=self.executor.map)
+                return {**evaluation(doc, step), "fork": fork,
+                        "runs": int(doc.get("runs", 0)) + 1}
+            twins = self._scenario_twins(doc)
+            evaluation, fork = self.scenario_evaluation(doc, twins=twins)
+            outcome = evaluation(doc, step)
+            return {**outcome, "fork": fork, "runs": int(doc.get("runs", 0)) + 1,
+                    "notSimulated": [t for t in twins if t not in outcome["results"]]}
 
         return self._scenario_docs.run(scenario_id, work, progress)
 
     def scenario_evaluation(self: _Service, spec: Mapping[str, Any],
-                            map: TaskMap | None = None
+                            map: TaskMap | None = None, twins: Sequence[str] | None = None
                             ) -> tuple[LineEvaluation | ForkEvaluation, dict[str, Any]]:
-        """Fork what a parsed scenario needs (the line's facts, or the twins' behaviors) and
-        return the evaluation that runs it, or variants of it, on that fork (reads only),
-        with a description of the fork. A line scenario without a seed gets a random one."""
+        """Fork what a parsed scenario needs (the line's facts, or the behaviors of its
+        ``twins``, found from the scenario when not given) and return the evaluation that
+        runs it, or variants of it, on that fork (reads only), with a description of the
+        fork. A line scenario without a seed gets a random one."""
         if spec.get("kind") == "line":
             now = self.clock.now()
             facts = line_facts(self.store, spec, spec.get("at"), now)
             return (LineEvaluation(tuple(facts), secrets.randbelow(2**31), map),
                     {"t": now if spec.get("at") is None else spec["at"],
                      "stations": [f.name for f in facts]})
-        forks = self.fork_twins(self._scenario_twins(spec), spec.get("at"))
+        forks = self.fork_twins(self._scenario_twins(spec) if twins is None else twins,
+                                spec.get("at"))
         return ForkEvaluation(tuple(forks)), {f.twin_id: {"t": f.t, "behavior": f.group}
                                               for f in forks}
 
