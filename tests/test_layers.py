@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "holotwin"
-CORE = ["models", "twins", "behaviors", "estimate", "predict", "scenarios", "clock.py",
-        "errors.py"]
+CORE = ["models", "twins", "behaviors", "estimate", "predict", "scenarios", "analytics",
+        "clock.py", "errors.py"]
 CORE_MAY_IMPORT = {"holotwin", "numpy", "scipy", "simpy"}
 # optional simulation runtimes a core module may import inside a function, when it is used
-# (FmuBehavior runs an FMU with FMPy); never at module level, see the next test
-CORE_MAY_IMPORT_LAZILY = {"fmpy"}
+# (FmuBehavior runs an FMU with FMPy, the half-space-trees detector uses river); never at module level, see the next test
+CORE_MAY_IMPORT_LAZILY = {"fmpy", "river"}
 CORE_PACKAGES = {c.removesuffix(".py") for c in CORE}
 FORBIDDEN_AT_IMPORT = ("fastapi", "starlette", "uvicorn", "psycopg", "paho", "matplotlib", "httpx",
-                       "fmpy", "ray")
+                       "fmpy", "ray", "river")
 
 
 def _core_files() -> list[Path]:
@@ -57,7 +57,8 @@ def test_core_imports_only_stdlib_numpy_scipy(path: Path) -> None:
 def test_importing_the_core_loads_no_web_or_driver_package() -> None:
     code = (
         "import sys, holotwin.models, holotwin.twins, holotwin.clock, holotwin.errors,"
-        " holotwin.behaviors, holotwin.estimate, holotwin.predict, holotwin.scenarios;"
+        " holotwin.behaviors, holotwin.estimate, holotwin.predict, holotwin.scenarios,"
+        " holotwin.analytics;"
         f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {FORBIDDEN_AT_IMPORT!r});"
         "print(','.join(bad))"
     )
@@ -68,7 +69,7 @@ def test_importing_the_core_loads_no_web_or_driver_package() -> None:
 @pytest.mark.parametrize(
     "module", ["holotwin", "holotwin.models", "holotwin.twins", "holotwin.store",
                "holotwin.behaviors", "holotwin.estimate", "holotwin.predict",
-               "holotwin.scenarios", "holotwin.compute",
+               "holotwin.scenarios", "holotwin.analytics", "holotwin.compute",
                "holotwin.service", "holotwin.api", "holotwin.errors", "holotwin.clock"])
 def test_public_names_are_curated(module: str) -> None:
     mod = importlib.import_module(module)
