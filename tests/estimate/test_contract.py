@@ -209,10 +209,10 @@ def test_doctests_run(module: str) -> None:
 
 
 def test_public_api() -> None:
-    assert holotwin.estimate.__all__ == ["Estimator", "KalmanFilter", "ParticleFilter",
-                                         "UnscentedKalmanFilter"]
+    assert holotwin.estimate.__all__ == ["Estimator", "Innovation", "KalmanFilter",
+                                         "ParticleFilter", "UnscentedKalmanFilter"]
     assert all(issubclass(getattr(holotwin.estimate, name), Estimator)
-               for name in holotwin.estimate.__all__)
+               for name in holotwin.estimate.__all__ if name != "Innovation")
 
 
 class _Counting(ConstantVelocity):
@@ -241,3 +241,46 @@ def test_one_model_call_per_estimate_for_all_rows(cls: type[Estimator]) -> None:
     estimator.estimate([1.0, 2.0, 3.0, 4.0, 5.0], inputs(behavior, 5), z, mask=mask)
     assert behavior.calls == [("next_state", (3 * points, 2), (3 * points, 1)),
                               ("output", (3 * points, 2), ())]
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
+def test_innovations_are_standard_normal_while_the_model_fits(cls: type[Estimator]) -> None:
+    """Measurement minus prediction over its expected spread is N(0, 1) for data the model
+    made itself (what the residual anomaly detector relies on), and grows with a fault."""
+    behavior = ConstantVelocity()
+    rng = np.random.default_rng(7)
+    batch, steps = 40, 150
+    truth = behavior.initial_state(batch)
+    estimator = make(cls, behavior, GaussianState(truth.copy(), np.tile(np.diag([0.01, 0.01]),
+                                                                       (batch, 1, 1))))
+    assert estimator.innovation is None
+    u = np.full((batch, 1), 0.1)
+    q, r = np.array(behavior.process_noise), np.array(behavior.measurement_noise)
+    normalized = []
+    for k in range(1, steps + 1):
+        truth = behavior.next_state(truth, u, 1.0) + rng.standard_normal(truth.shape) * np.sqrt(q)
+        z = behavior.output(truth) + rng.standard_normal(truth.shape) * np.sqrt(r)
+        if k == steps:
+            z[:, 0] += 10 * np.sqrt(r[0])  # a fault: the position is 10 sigma off
+        estimator.estimate(float(k), u, z)
+        assert estimator.innovation is not None
+        normalized.append(estimator.innovation.normalized)
+    values = np.array(normalized[20:-1])  # after the filter settled, before the fault
+    assert values.shape == (steps - 21, batch, 2)
+    assert 0.8 < float(np.mean(values**2)) < 1.25
+    assert abs(float(np.mean(values))) < 0.1
+    assert float(np.median(np.abs(normalized[-1][:, 0]))) > 5.0
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
+def test_innovation_is_nan_where_nothing_was_measured(cls: type[Estimator]) -> None:
+    behavior = ConstantVelocity()
+    estimator = make(cls, behavior, prior(behavior, 3))
+    z = _measure(behavior, estimator)
+    z[2, 1] = np.nan
+    estimator.estimate(1.0, inputs(behavior, 3), z, mask=np.array([True, False, True]))
+    innovation = estimator.innovation
+    assert innovation is not None
+    finite = np.isfinite(innovation.normalized)
+    assert finite.tolist() == [[True, True], [False, False], [True, False]]
+    assert np.all(innovation.std[finite] > 0)

@@ -7,9 +7,9 @@
 All three follow the :class:`Estimator` API: ``estimate(t, u, z, mask=None)`` and ``state``.
 """
 
-from holotwin.estimate.base import Estimator
+from holotwin.estimate.base import Estimator, Innovation
 from holotwin.estimate.kalman import KalmanFilter
 from holotwin.estimate.particle import ParticleFilter
 from holotwin.estimate.unscented import UnscentedKalmanFilter
 
-__all__ = ["Estimator", "KalmanFilter", "ParticleFilter", "UnscentedKalmanFilter"]
+__all__ = ["Estimator", "Innovation", "KalmanFilter", "ParticleFilter", "UnscentedKalmanFilter"]

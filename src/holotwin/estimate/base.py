@@ -10,11 +10,18 @@ measurement contains NaN for an output are corrected with the other outputs only
 
 Process noise is a variance per state per second (it grows with the interval); measurement
 noise a variance per output. Both default to the behavior's defaults.
+
+After each ``estimate`` call, :attr:`Estimator.innovation` holds what the measurement said
+that the model did not expect: per row and output, the measurement minus the predicted output
+and the standard deviation the estimator expected of that difference (prediction uncertainty
+plus measurement noise). Their ratio is N(0, 1) while the model fits the asset, so a physics
+twin can tell a real change from noise (the ``residual`` anomaly detector uses it).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -23,7 +30,36 @@ from holotwin.behaviors.base import Array, Behavior
 from holotwin.behaviors.uncertainty import GaussianState, SampledState, StateDistribution
 from holotwin.errors import InvalidInputError
 
-__all__ = ["Estimator"]
+__all__ = ["Estimator", "Innovation"]
+
+
+@dataclass(frozen=True)
+class Innovation:
+    """Measurement minus prediction of one ``estimate`` step, per row and output.
+
+    ``residual`` and ``std`` are ``(B, n_z)`` in the output's units; NaN where the row was not
+    in the step or the output was not measured. :attr:`normalized` is their ratio.
+    """
+
+    residual: Array
+    std: Array
+
+    @property
+    def normalized(self) -> Array:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray(self.residual / self.std)
+
+    @staticmethod
+    def of_rows(batch: int, rows: NDArray[np.bool_], z: Array, zhat: Array, variance: Array
+                ) -> Innovation:
+        """The full-batch innovation from the selected ``rows``' measurements ``z``
+        ``(R, m)`` (NaN: not measured), predicted outputs ``zhat`` and the variances of
+        their difference ``(R, m)``."""
+        residual = np.full((batch, z.shape[1]), np.nan)
+        std = np.full((batch, z.shape[1]), np.nan)
+        residual[rows] = z - zhat
+        std[rows] = np.where(np.isnan(z), np.nan, np.sqrt(np.maximum(variance, 0.0)))
+        return Innovation(residual, std)
 
 
 class Estimator(ABC):
@@ -54,6 +90,8 @@ class Estimator(ABC):
         self.measurement_noise = self._variances(
             measurement_noise, behavior.measurement_noise, len(behavior.outputs),
             "measurement_noise")
+        #: measurement minus prediction of the last ``estimate`` call (None before one)
+        self.innovation: Innovation | None = None
 
     @staticmethod
     def _variances(given: ArrayLike | None, default: Array, n: int, what: str) -> Array:

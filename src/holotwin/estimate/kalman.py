@@ -25,7 +25,7 @@ from holotwin.estimate._step import (
     star_points,
     used_outputs,
 )
-from holotwin.estimate.base import Estimator
+from holotwin.estimate.base import Estimator, Innovation
 
 __all__ = ["KalmanFilter", "correct", "gaussian_start", "linearize", "symmetric"]
 
@@ -93,7 +93,11 @@ class KalmanFilter(Estimator):
         points = self._points(x)
         zhat, h = linearize(observe(self.behavior, rows, points), points)
         pxz = p @ np.swapaxes(h, 1, 2)
-        x, p = correct(x, p, zhat, h @ pxz, pxz, step.z, self.measurement_noise)
+        pzz = h @ pxz
+        self.innovation = Innovation.of_rows(
+            len(rows), rows, step.z, zhat,
+            np.diagonal(pzz, axis1=1, axis2=2) + self.measurement_noise)
+        x, p = correct(x, p, zhat, pzz, pxz, step.z, self.measurement_noise)
         self._mean[rows], self._cov[rows] = x, p
         self.t[rows] = step.t
 

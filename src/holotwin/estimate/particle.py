@@ -25,7 +25,7 @@ from holotwin.behaviors.base import Array, Behavior
 from holotwin.behaviors.uncertainty import SampledState, StateDistribution
 from holotwin.errors import InvalidInputError
 from holotwin.estimate._step import advance, check_parameters, checked_step, observe
-from holotwin.estimate.base import Estimator
+from holotwin.estimate.base import Estimator, Innovation
 
 __all__ = ["ParticleFilter", "systematic_resample"]
 
@@ -109,8 +109,13 @@ class ParticleFilter(Estimator):
         moved = advance(self.behavior, rows, self._samples[rows], step.u, step.dt)
         spread = np.sqrt(self.process_noise * step.dt)[:, None, :]
         moved = moved + self.rng.standard_normal(moved.shape) * spread
-        log_weights = self._weigh(self._log_weights[rows], observe(self.behavior, rows, moved),
-                                  step.z)
+        seen = observe(self.behavior, rows, moved)
+        prior = np.exp(self._log_weights[rows])[:, :, None]
+        zhat = np.sum(prior * seen, axis=1)
+        self.innovation = Innovation.of_rows(
+            len(rows), rows, step.z, zhat,
+            np.sum(prior * (seen - zhat[:, None, :]) ** 2, axis=1) + self.measurement_noise)
+        log_weights = self._weigh(self._log_weights[rows], seen, step.z)
         ess = 1.0 / np.sum(np.exp(2.0 * log_weights), axis=1)
         low = ess < 0.5 * moved.shape[1]
         if np.any(low):

@@ -34,7 +34,7 @@ from holotwin.estimate._step import (
     observe,
     star_points,
 )
-from holotwin.estimate.base import Estimator
+from holotwin.estimate.base import Estimator, Innovation
 from holotwin.estimate.kalman import correct, gaussian_start, symmetric
 
 __all__ = ["UnscentedKalmanFilter", "matrix_sqrt"]
@@ -111,6 +111,9 @@ class UnscentedKalmanFilter(Estimator):
         seen = observe(self.behavior, rows, points)
         zhat, pzz = self._moments(seen)
         pxz = self._weighted(points - x[:, None, :], seen - zhat[:, None, :])
+        self.innovation = Innovation.of_rows(
+            len(rows), rows, step.z, zhat,
+            np.diagonal(pzz, axis1=1, axis2=2) + self.measurement_noise)
         x, p = correct(x, p, zhat, pzz, pxz, step.z, self.measurement_noise)
         self._mean[rows], self._cov[rows] = x, p
         self.t[rows] = step.t

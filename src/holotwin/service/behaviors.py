@@ -12,6 +12,9 @@ telemetry signals on the twin at the estimate's time, so estimates show on the t
 - ``estimate.<state>`` and ``estimate.<state>.std`` for every state,
 - ``estimate.<name>`` for every derived quantity (``estimate.soc``),
 - ``timeToEvent.<event>`` (mean seconds from the estimate's time) and ``.p5`` / ``.p95``.
+- ``residual.<output>`` at every measurement time: the measurement minus the estimator's
+  prediction over the spread it expected (:class:`~holotwin.estimate.Innovation`), N(0, 1)
+  while the behavior fits the asset; the ``residual`` anomaly detector watches it.
 
 Readings older than a twin's estimate are not used (estimates move forward in time). Between
 updates an estimate is kept as a Gaussian (mean and covariance): the particle filter starts

@@ -176,16 +176,23 @@ class Update:
         self._calibrations = calibrations
         estimator = estimator_for(binding, behavior, self._start(behavior, work),
                                   np.array([w[1]["t"] if w[1] else w[2][0] for w in work]))
+        residuals: list[TelemetryPoint] = []
         for k in range(max(len(w[2]) for w in work)):
             mask = np.array([len(w[2]) > k for w in work])
             pick = [min(k, len(w[2]) - 1) for w in work]
-            estimator.estimate(np.array([w[2][i] for w, i in zip(work, pick, strict=True)]),
-                               np.array([w[3][i] for w, i in zip(work, pick, strict=True)]),
+            at = np.array([w[2][i] for w, i in zip(work, pick, strict=True)])
+            estimator.estimate(at, np.array([w[3][i] for w, i in zip(work, pick, strict=True)]),
                                np.array([w[4][i] for w, i in zip(work, pick, strict=True)]),
                                mask)
+            if estimator.innovation is not None:
+                normalized = estimator.innovation.normalized
+                for row, col in zip(*np.nonzero(np.isfinite(normalized)), strict=True):
+                    residuals.append(TelemetryPoint(
+                        work[row][0], f"residual.{behavior.outputs[col]}", float(at[row]),
+                        float(normalized[row, col])))
         state = estimator.state
         return self._write(behavior, work, np.asarray(state.mean), np.asarray(state.cov),
-                           estimator.t)
+                           estimator.t, residuals)
 
     def _start(self, behavior: Behavior, work: Sequence[tuple[str, Any, Any, Any, Any]]
                ) -> GaussianState:
@@ -206,12 +213,13 @@ class Update:
         return GaussianState(np.array(means), np.array(covs))
 
     def _write(self, behavior: Behavior, work: Sequence[tuple[str, Any, Any, Any, Any]],
-               mean: np.ndarray, cov: np.ndarray, t: np.ndarray) -> int:
+               mean: np.ndarray, cov: np.ndarray, t: np.ndarray,
+               residuals: list[TelemetryPoint]) -> int:
         binding = self.binding
         derived = behavior.derive(mean)
         std = np.sqrt(np.clip(np.diagonal(cov, axis1=1, axis2=2), 0.0, None))
         tte = self._time_to_event(behavior, work, mean, cov, t)
-        points: list[TelemetryPoint] = []
+        points: list[TelemetryPoint] = residuals
         documents = []
         now = self.service.clock.now()
         for k, (twin, doc, times, u, _) in enumerate(work):

@@ -47,7 +47,8 @@ class _Service(Protocol):
         self, points: Sequence[TelemetryPoint], models: Mapping[str, str],
         dead_letters: Sequence[DeadLetter] = (), *, event_data: dict[str, Any] | None = None,
         properties: Mapping[str, Mapping[str, tuple[Any, float]]] | None = None,
-        documents: Sequence[tuple[str, str, dict[str, Any]]] = ()) -> int: ...
+        documents: Sequence[tuple[str, str, dict[str, Any]]] = (),
+        events: Sequence[NewEvent] = ()) -> int: ...
 
     def _report_in(self, tx: Transaction, twin_id: str,
                    reports: Mapping[str, tuple[Any, float]], now: float) -> list[int]: ...
@@ -96,10 +97,12 @@ class TelemetryMethods:
         event_data: dict[str, Any] | None = None,
         properties: Mapping[str, Mapping[str, tuple[Any, float]]] | None = None,
         documents: Sequence[tuple[str, str, dict[str, Any]]] = (),
+        events: Sequence[NewEvent] = (),
     ) -> int:
         """Write readings, their ``telemetry`` events, reported property values, the batch's
-        dead letters and ``documents`` ((kind, key, document), e.g. estimates) in one
-        transaction: the batch path for ingestion. Returns how many readings were new.
+        dead letters, ``documents`` ((kind, key, document), e.g. estimates) and other
+        ``events`` (alerts) in one transaction: the batch path for ingestion. Returns how many
+        readings were new.
 
         Each twin with new readings gets one event (``models`` gives each twin's model id); its
         data is ``event_data`` when given (one message's own fields, for one twin), else
@@ -121,10 +124,10 @@ class TelemetryMethods:
                 mine.append(p)
             if event_data is not None and len(by_twin) > 1:
                 raise InvalidInputError("event_data is for the readings of one twin")
-            events = [NewEvent("telemetry", now, twin_id, models[twin_id],
+            made = [NewEvent("telemetry", now, twin_id, models[twin_id],
                                event_data if event_data is not None else telemetry_summary(mine))
                       for twin_id, mine in by_twin.items()]
-            seqs = tx.append_events(events)
+            seqs = tx.append_events([*made, *events])
             for twin_id, reports in (properties or {}).items():
                 seqs += self._report_in(tx, twin_id, reports, now)
             tx.put_dead_letters(dead_letters)

@@ -19,6 +19,9 @@ EVENT_KINDS = (
     "relationship.updated",
     "relationship.deleted",
     "telemetry",
+    "alert.raised",
+    "alert.acknowledged",
+    "alert.cleared",
 )
 
 
