@@ -14,9 +14,11 @@ from holotwin import __version__
 from holotwin.api.deps import ApiSettings, authorize
 from holotwin.api.problems import install_problem_handlers
 from holotwin.api.routes import (
+    alerts,
     behaviors,
     events,
     ingest,
+    kpis,
     models,
     optimizations,
     query,
@@ -25,8 +27,10 @@ from holotwin.api.routes import (
     telemetry,
     twins,
 )
+from holotwin.ingest.notify import AlertNotifier
 from holotwin.service import ApiKeys, TwinService
-from holotwin.service.tracker import BehaviorTracker
+from holotwin.service.analytics import AnalyticsEngine
+from holotwin.service.tracker import BehaviorTracker, LogFollower
 
 if TYPE_CHECKING:
     from holotwin.ingest import Ingestion
@@ -35,15 +39,21 @@ __all__ = ["create_app"]
 
 
 def create_app(service: TwinService, settings: ApiSettings | None = None,
-               ingestion: Ingestion | None = None, *, track_behaviors: bool = True) -> FastAPI:
+               ingestion: Ingestion | None = None, *, track_behaviors: bool = True,
+               analytics: bool = True) -> FastAPI:
     """Build the ASGI app around a service. The caller owns the service (and closes it).
 
     ``ingestion`` (connectors and their pipeline) is started with the app and stopped when it
     shuts down, before the service is closed by its owner. With ``track_behaviors`` a
     :class:`~holotwin.service.tracker.BehaviorTracker` keeps the estimates of twins with a
-    behavior binding in step with their telemetry while the app runs.
+    behavior binding in step with their telemetry while the app runs. With ``analytics`` an
+    :class:`~holotwin.service.analytics.AnalyticsEngine` runs the anomaly detectors and rules
+    and an :class:`~holotwin.ingest.notify.AlertNotifier` delivers alerts to the alert sinks.
     """
     tracker = BehaviorTracker(service) if track_behaviors else None
+    followers: list[LogFollower] = [f for f in (tracker,) if f is not None]
+    if analytics:
+        followers += [AnalyticsEngine(service), AlertNotifier(service)]
     settings = settings or ApiSettings()
 
     @asynccontextmanager
@@ -52,8 +62,8 @@ def create_app(service: TwinService, settings: ApiSettings | None = None,
         app.state.broadcaster = broadcaster
         service.add_listener(broadcaster.notify)
         try:
-            if tracker is not None:
-                await asyncio.to_thread(tracker.start)
+            for follower in followers:
+                await asyncio.to_thread(follower.start)
             if ingestion is not None:
                 # paho connects in its own thread; starting only spawns it
                 await asyncio.to_thread(ingestion.start)
@@ -61,8 +71,8 @@ def create_app(service: TwinService, settings: ApiSettings | None = None,
         finally:
             if ingestion is not None:
                 await asyncio.to_thread(ingestion.stop)
-            if tracker is not None:
-                await asyncio.to_thread(tracker.stop)
+            for follower in followers:
+                await asyncio.to_thread(follower.stop)
             service.remove_listener(broadcaster.notify)
 
     app = FastAPI(
@@ -75,14 +85,15 @@ def create_app(service: TwinService, settings: ApiSettings | None = None,
     app.state.service = service
     app.state.ingestion = ingestion
     app.state.tracker = tracker
+    app.state.followers = followers
     app.state.settings = settings
     app.state.keys = ApiKeys(service.store, service.clock)
     app.state.key_cache = {}
     install_problem_handlers(app)
 
     api = APIRouter(dependencies=[Depends(authorize)])
-    for module in (models, behaviors, scenarios, optimizations, twins, relationships, telemetry,
-                   query, events, ingest):
+    for module in (models, behaviors, alerts, scenarios, optimizations, twins, relationships, telemetry,
+                   query, events, ingest, kpis):
         api.include_router(module.router)
     app.include_router(api)
 

@@ -25,7 +25,9 @@ from holotwin.errors import (
     PreconditionFailedError,
 )
 from holotwin.models import ModelRegistry
+from holotwin.service.alerts import AlertMethods
 from holotwin.service.behaviors import BehaviorMethods
+from holotwin.service.kpis import KpiMethods
 from holotwin.service.optimizations import OptimizationMethods
 from holotwin.service.query import run_query
 from holotwin.service.readings import TelemetryMethods
@@ -88,7 +90,8 @@ class WriteResult:
     created: bool = False
 
 
-class TwinService(TelemetryMethods, BehaviorMethods, ScenarioMethods, OptimizationMethods):
+class TwinService(TelemetryMethods, BehaviorMethods, ScenarioMethods, OptimizationMethods,
+                  AlertMethods, KpiMethods):
     """Models, twins, relationships, telemetry and the change log of one holotwin instance.
 
     ``executor`` runs the independent parts of scenarios (replications of a line, candidates
