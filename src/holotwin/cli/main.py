@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from holotwin import __version__
+from holotwin.cli.alerts import alerts, detectors, rules
 from holotwin.cli.context import CliContext, CliError
 from holotwin.cli.deadletters import deadletters
 from holotwin.cli.ingest import ingest, replay
@@ -32,6 +33,8 @@ Examples:
   holotwin replay pump-1.csv --twin pump-1   load recorded telemetry (CSV or Parquet)
   holotwin deadletters list --limit 20   messages ingestion could not use
   holotwin scenarios create what-if.json   fork twins, change them, simulate, compare
+  holotwin rules put hot hot.json        raise an alert when a condition holds
+  holotwin alerts list --state open      alerts still open
   holotwin --store postgresql://holotwin@db/holotwin serve --host 0.0.0.0 --auth
 """
 
@@ -94,6 +97,9 @@ cli.add_command(deadletters)
 cli.add_command(ingest)
 cli.add_command(replay)
 cli.add_command(scenarios)
+cli.add_command(rules)
+cli.add_command(detectors)
+cli.add_command(alerts)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -12,7 +13,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["console", "echo_json", "short_time", "table"]
+__all__ = ["console", "echo_json", "read_json_file", "short_time", "table"]
 
 
 def console() -> Console:
@@ -41,3 +42,20 @@ def short_time(value: object) -> str:
 
 def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def read_json_file(file: Path) -> Any:
+    """The JSON document in ``file`` (``-``: standard input); a precise CLI error if it cannot
+    be read or is not JSON."""
+    from holotwin.cli.context import CliError
+
+    try:
+        text = sys.stdin.read() if str(file) == "-" else \
+            file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"Cannot read {file}: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{file} is not JSON: line {exc.lineno} column {exc.colno}: "
+                       f"{exc.msg}") from None

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from holotwin.cli.context import CliContext, CliError
-from holotwin.cli.output import console, echo_json, table
+from holotwin.cli.context import CliContext
+from holotwin.cli.output import console, echo_json, read_json_file, table
 
 __all__ = ["scenarios"]
 
@@ -80,7 +80,7 @@ def _s(value: float | None) -> str:
 @click.pass_obj
 def create(obj: CliContext, file: Path, run: bool, as_json: bool) -> None:
     """Store the scenario in FILE (JSON) and run it, showing progress."""
-    raw = _read_json(file)
+    raw = read_json_file(file)
     service = obj.open_service()
     try:
         doc = service.create_scenario(raw)
@@ -180,16 +180,6 @@ def compare(obj: CliContext, scenario_ids: tuple[str, ...]) -> None:
     console().print(t)
 
 
-def _read_json(file: Path) -> Any:
-    try:
-        return json.loads(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CliError(f"Cannot read {file}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise CliError(f"{file} is not JSON: line {exc.lineno} column {exc.colno}: "
-                       f"{exc.msg}") from None
-
-
 def _value(value: Any) -> str:
     return f"{value:,.6g}" if isinstance(value, int | float) and not isinstance(value, bool) \
         else json.dumps(value)
@@ -203,7 +193,7 @@ def optimize(obj: CliContext, file: Path, as_json: bool) -> None:
     """Search the overrides of a scenario for the best outcome, as FILE (JSON) says: the
     scenario, its knobs, objective and constraints (see docs/scenarios.md). Prints progress
     and the best candidates; the baseline and the best ones are stored as scenarios."""
-    raw = _read_json(file)
+    raw = read_json_file(file)
     service = obj.open_service()
     try:
         doc = service.create_optimization(raw)
