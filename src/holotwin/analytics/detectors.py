@@ -501,12 +501,14 @@ class WindowedGaussianDetector(Detector):
             last = w - 1 + (counts[steady] - w) // step * step
             refreshes, which = np.unique(last, return_inverse=True)
             starts = refreshes + 1 - w - offset
+            windows = sliding_window_view(full, w)
             for r0 in range(0, refreshes.size, _BLOCK_ROWS):
-                rows = starts[r0:r0 + _BLOCK_ROWS]
-                block = full[rows[:, None] + np.arange(w)]
-                pick = (which >= r0) & (which < r0 + rows.size)
-                mean[steady[pick]] = block.mean(axis=1)[which[pick] - r0]
-                std[steady[pick]] = block.std(axis=1)[which[pick] - r0]
+                block = windows[starts[r0:r0 + _BLOCK_ROWS]]  # a contiguous copy
+                block_mean = block.mean(axis=1)
+                d = block - block_mean[:, None]
+                pick = (which >= r0) & (which < r0 + block.shape[0])
+                mean[steady[pick]] = block_mean[which[pick] - r0]
+                std[steady[pick]] = np.sqrt((d * d).mean(axis=1))[which[pick] - r0]
         scores = _two_sided(_z(x - mean, _floored(std, mean)))
         scores[counts < self.warmup] = 0.0
         self._count += n

@@ -26,8 +26,11 @@ NAB's sweeper and optimizer:
   that has readings after the probationary period). A perfect detector scores 100, the null one
   0; a detector that fires too often scores below 0.
 
-Timestamps may be any 1-D array that sorts (``datetime64``, integers, floats); window limits are
-of the same kind and inclusive. Pure NumPy.
+Timestamps may be any 1-D array that compares (``datetime64``, integers, floats); window limits
+are of the same kind and inclusive. As in NAB, positions count readings, not time: a window runs
+from the first to the last reading whose timestamp lies within its limits, and timestamps need
+not be strictly increasing (two of NAB's files repeat or step back an hour at a clock change).
+Pure NumPy.
 """
 
 from __future__ import annotations
@@ -189,8 +192,6 @@ def _prepare(name: str, timestamps: ArrayLike, scores: ArrayLike, windows: Seque
             f"{t.shape} and {s.shape}")
     if not np.isfinite(s).all():
         raise InvalidInputError(f"{name}: scores must be finite")
-    if t.size > 1 and not (t[1:] > t[:-1]).all():
-        raise InvalidInputError(f"{name}: timestamps must be strictly increasing")
     n = t.size
     index = np.arange(n)
     window = np.full(n, -1, dtype=np.int64)
@@ -198,10 +199,10 @@ def _prepare(name: str, timestamps: ArrayLike, scores: ArrayLike, windows: Seque
     outside = np.full(n, -1.0)  # before the first window: the full fp weight
     previous_right = -1
     for k, (first, last) in enumerate(sorted(windows, key=lambda w: w[0])):
-        left = int(np.searchsorted(t, first, side="left"))
-        right = int(np.searchsorted(t, last, side="right")) - 1
-        if right < left:
+        within = np.flatnonzero((t >= first) & (t <= last))
+        if within.size == 0:
             continue  # no reading in the window: it can be neither caught nor missed
+        left, right = int(within[0]), int(within[-1])
         if left <= previous_right:
             raise InvalidInputError(f"{name}: anomaly windows overlap")
         width = right - left + 1
