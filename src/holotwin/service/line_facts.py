@@ -27,13 +27,12 @@ from typing import Any
 from holotwin.errors import InvalidInputError, NotFoundError
 from holotwin.scenarios.line_whatif import StationFacts
 from holotwin.service.estimating import ESTIMATE
+from holotwin.service.history import status_spells, twin_of
 from holotwin.store.base import Store
 
 __all__ = ["RUN_STATES", "line_facts", "station_order"]
 
 RUN_STATES = ("running",)
-_PAGE = 1000
-_MAX_EVENTS = 50_000  # per station: a long lookback is cut short, and says so
 _DIGITS = re.compile(r"(\d+)")
 
 
@@ -74,42 +73,7 @@ def _document(store: Store, twin: str, at: float | None) -> dict[str, Any] | Non
         record = store.get_twin(twin)
         return None if record is None else record.document
     event = store.twin_event_at(twin, at)
-    return None if event is None else _twin_of(event.data)
-
-
-def _twin_of(data: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The twin document a ``twin.*`` event carries (None after a delete)."""
-    twin = (data or {}).get("twin")
-    return twin if isinstance(twin, dict) else None
-
-
-def _status_spells(store: Store, twin: str, status: str, start: float, end: float
-                   ) -> tuple[list[tuple[float, float, Any]], bool]:
-    """The twin's status values over ``[start, end)`` as ``(from, to, value)``; True when the
-    history was longer than :data:`_MAX_EVENTS` changes (the rest is left out)."""
-    before = store.twin_event_at(twin, start)
-    value = (_twin_of(before.data) or {}).get(status) if before is not None else None
-    since, spells, seen, cut = start, [], set(), False
-    cursor, count = start, 0
-    while True:
-        page = store.twin_history(twin, cursor, end, _PAGE)
-        fresh = [e for e in page if e.seq not in seen]
-        for event in fresh:
-            seen.add(event.seq)
-            count += 1
-            new = (_twin_of(event.data) or {}).get(status)
-            if new != value:
-                spells.append((since, event.time, value))
-                since, value = event.time, new
-        if len(page) < _PAGE or not fresh:
-            break
-        if count >= _MAX_EVENTS:
-            cut = True
-            end = page[-1].time
-            break
-        cursor = page[-1].time
-    spells.append((since, end, value))
-    return [s for s in spells if s[1] > s[0]], cut
+    return None if event is None else twin_of(event.data)
 
 
 def _history_facts(store: Store, twin: str, spec: Mapping[str, Any], end: float
@@ -118,7 +82,7 @@ def _history_facts(store: Store, twin: str, spec: Mapping[str, Any], end: float
     if lookback <= 0:
         return None, None, {}
     faulty, run_set = set(spec["faultStates"]), set(RUN_STATES)
-    spells, cut = _status_spells(store, twin, spec["properties"]["status"], end - lookback, end)
+    spells, cut = status_spells(store, twin, spec["properties"]["status"], end - lookback, end)
     running = sum(b - a for a, b, v in spells if v in run_set)
     merged: list[list[Any]] = []  # [from, to, in a fault state], adjacent ones joined
     for a, b, value in spells:

@@ -1,0 +1,47 @@
+"""KPIs (holotwin): of a twin and the twins below it, and their configuration per model.
+
+- ``GET /digitaltwins/{id}/kpis?start=&end=&depth=``: availability, MTBF, MTTR, OEE, energy
+  over ``[start, end)`` (ISO 8601 or epoch seconds; default: the hour up to now), rolled up
+  ``depth`` levels of the twin graph (default 2: plant, lines, machines).
+- ``GET|PUT|DELETE /models/{id}/kpis``: the KPI configuration of a model (GET: the one that
+  applies, its own, a base's or the defaults, with ``definedBy``).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, Response
+
+from holotwin.api.deps import read_json, service_of
+from holotwin.api.routes.twins import int_param, time_param
+from holotwin.service.kpis import DEFAULT_DEPTH, MAX_DEPTH
+
+router = APIRouter()
+
+
+@router.get("/digitaltwins/{twin_id}/kpis")
+async def twin_kpis(twin_id: str, request: Request) -> JSONResponse:
+    start = time_param(request, "start")
+    end = time_param(request, "end")
+    depth = int_param(request, "depth", DEFAULT_DEPTH, low=0, high=MAX_DEPTH)
+    return JSONResponse(await run_in_threadpool(
+        lambda: service_of(request).twin_kpis(twin_id, start, end, depth=depth)))
+
+
+@router.get("/models/{model_id}/kpis")
+async def get_config(model_id: str, request: Request) -> JSONResponse:
+    return JSONResponse(await run_in_threadpool(service_of(request).get_kpi_config, model_id))
+
+
+@router.put("/models/{model_id}/kpis")
+async def put_config(model_id: str, request: Request) -> JSONResponse:
+    body = await read_json(request)
+    return JSONResponse(await run_in_threadpool(service_of(request).put_kpi_config, model_id,
+                                                body))
+
+
+@router.delete("/models/{model_id}/kpis", status_code=204)
+async def delete_config(model_id: str, request: Request) -> Response:
+    await run_in_threadpool(service_of(request).delete_kpi_config, model_id)
+    return Response(status_code=204)
