@@ -54,8 +54,13 @@ __all__ = [
 
 Floats = NDArray[np.float64]
 
-# rows of sliding windows materialized at once (bounds memory for long replays)
-_BLOCK_ROWS = 2048
+# window elements materialized at once: bounds memory for long replays, and small enough
+# (512 KiB) to stay in cache and below the allocator's threshold for fresh pages per block
+_BLOCK_ELEMENTS = 1 << 16
+
+
+def _block_rows(width: int) -> int:
+    return max(1, _BLOCK_ELEMENTS // width)
 # a scale (MAD, standard deviation) is never taken below this fraction of the signal's level,
 # so that a constant signal does not divide by zero and float noise on it is not an anomaly
 _RELATIVE_SCALE_FLOOR = 1e-9
@@ -297,8 +302,9 @@ class RobustZDetector(Detector):
         if start < x.size:
             full = np.concatenate((self._history, x))
             windows = sliding_window_view(full[:-1], w)  # row j: the window before full[j + w]
-            for r0 in range(0, windows.shape[0], _BLOCK_ROWS):
-                block = windows[r0:r0 + _BLOCK_ROWS]
+            rows = _block_rows(w)
+            for r0 in range(0, windows.shape[0], rows):
+                block = windows[r0:r0 + rows]
                 median = np.median(block, axis=1)
                 deviation = np.abs(block - median[:, None])
                 mad = np.median(deviation, axis=1)
@@ -502,8 +508,9 @@ class WindowedGaussianDetector(Detector):
             refreshes, which = np.unique(last, return_inverse=True)
             starts = refreshes + 1 - w - offset
             windows = sliding_window_view(full, w)
-            for r0 in range(0, refreshes.size, _BLOCK_ROWS):
-                block = windows[starts[r0:r0 + _BLOCK_ROWS]]  # a contiguous copy
+            rows = _block_rows(w)
+            for r0 in range(0, refreshes.size, rows):
+                block = windows[starts[r0:r0 + rows]]  # a contiguous copy
                 block_mean = block.mean(axis=1)
                 d = block - block_mean[:, None]
                 pick = (which >= r0) & (which < r0 + block.shape[0])
@@ -631,8 +638,9 @@ class ResidualDetector(Detector):
             # a sum over each window (not a difference of cumulative sums), so the result does
             # not depend on where a batch starts
             windows = sliding_window_view(squares, w)
-            sums = np.concatenate([windows[r0:r0 + _BLOCK_ROWS].sum(axis=1)
-                                   for r0 in range(0, windows.shape[0], _BLOCK_ROWS)])
+            rows = _block_rows(w)
+            sums = np.concatenate([windows[r0:r0 + rows].sum(axis=1)
+                                   for r0 in range(0, windows.shape[0], rows)])
             scores[start:] = special.chdtr(w, sums)
         self._history = squares[-(w - 1):].copy() if w > 1 else np.zeros(0)
         return scores
