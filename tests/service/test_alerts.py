@@ -116,6 +116,21 @@ def test_acknowledge_manual_clear_and_lifecycle_errors(ovens: TwinService) -> No
     assert alerts(ovens, state="open") == []
 
 
+def test_a_duration_on_a_property_moves_on_with_other_readings(ovens: TwinService) -> None:
+    ovens.put_rule("stopped", {"condition": "status == 'fault'", "for": 30, "model": OVEN})
+    engine = AnalyticsEngine(ovens)
+    feed(ovens, "oven-1", [20.0], T0)
+    engine.run_once()
+    ovens.report_properties("oven-1", {"status": ("fault", T0 + 1)})
+    feed(ovens, "oven-1", [20.0] * 10, T0 + 2, signal="pressure", dt=3.0)  # to T0 + 29
+    engine.run_once()
+    assert alerts(ovens) == []
+    feed(ovens, "oven-1", [20.0], T0 + 31, signal="pressure")
+    engine.run_once()
+    [alert] = alerts(ovens)
+    assert from_iso(alert["since"]) == T0 + 1 and from_iso(alert["raisedAt"]) == T0 + 31
+
+
 def test_rate_of_change_and_properties(ovens: TwinService) -> None:
     ovens.put_rule("heating-fast", {"condition": "rate(temperature, 10) > 2 and status == 'on'",
                                     "model": OVEN})

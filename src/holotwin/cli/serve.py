@@ -144,10 +144,16 @@ def serve(obj: CliContext, host: str, port: int, auth: bool, max_body: int,
                    "shift, and its best slot, once the demo has some history.")
 @click.option("--what-if-after", type=click.FloatRange(0), default=20.0, show_default=True,
               metavar="SECONDS", help="Seconds of demo before the what-if starts.")
+@click.option("--fault/--no-fault", "fault", default=True, show_default=True,
+              help="Inject a fault: a bearing of the first line's second machine wears until "
+                   "it trips, raising alerts on the way.")
+@click.option("--fault-after", type=click.FloatRange(0), default=40.0, show_default=True,
+              metavar="SECONDS", help="Seconds of demo before the bearing starts to wear.")
 @click.pass_obj
 def demo(obj: CliContext, port: int, machines: int, lines: int, interval: float,
          duration: float | None, server: bool, seed: int, broker: str | None,
-         mqtt_prefix: str, what_if: bool, what_if_after: float) -> None:
+         mqtt_prefix: str, what_if: bool, what_if_after: float, fault: bool,
+         fault_after: float) -> None:
     """Run a live plant: simulated machines feeding their twins.
 
     Builds a plant (lines of machines) in the data directory, or reuses the one there, starts
@@ -161,6 +167,10 @@ def demo(obj: CliContext, port: int, machines: int, lines: int, interval: float,
     After --what-if-after seconds a what-if runs in the background (shown below the machines
     and kept at /scenarios): the first line over the next two hours as it is, with its
     bottleneck maintained now, or at the next shift, and the best slot for it.
+
+    After --fault-after seconds a bearing of the first line's second machine starts to wear:
+    the vibration detector flags it, the rules raise alerts (at /alerts), the machine trips
+    and is repaired, and the machine's and line's availability and OEE show the cost.
     """
     from holotwin.demo import DemoOptions, run_demo
     from holotwin.errors import InvalidInputError
@@ -180,7 +190,8 @@ def demo(obj: CliContext, port: int, machines: int, lines: int, interval: float,
     options = DemoOptions(port=port, machines_per_line=machines, lines=lines, interval=interval,
                           duration=duration, server=server, seed=seed, mqtt=broker,
                           mqtt_prefix=mqtt_prefix,
-                          whatif_after=what_if_after if what_if else None)
+                          whatif_after=what_if_after if what_if else None,
+                          fault_after=fault_after if fault else None)
     service = obj.open_service()
     try:
         with _terminate_as_interrupt():

@@ -89,6 +89,8 @@ class BatteryFleet:
         self.swaps: dict[str, int] = {}
         self.last_t: float | None = None
         self._last: dict[str, tuple[float, float]] = {}
+        #: packs with an injected fault simulate with their own cell (see degrade)
+        self._cells: dict[str, BatteryCircuit] = {}
 
     def ensure(self) -> None:
         """The Battery model, its binding, and one pack per line (idempotent)."""
@@ -112,6 +114,15 @@ class BatteryFleet:
                     {"$relationshipName": "supplies", "$targetId": line})
             self.swaps[twin_id] = int(twin.get("swaps", 0))
 
+    def degrade(self, twin_id: str, resistance: float) -> None:
+        """An injected fault: the pack's series resistance becomes ``resistance`` times what
+        holotwin's model of it says (a failing cell connection), so its voltage sags more
+        under load than the model expects. A swap brings a healthy pack."""
+        if not resistance > 0:
+            raise ValueError(f"The resistance factor must be positive, got {resistance}")
+        base = BatteryCircuit.parameters["Rs"].value
+        self._cells[twin_id] = BatteryCircuit(**small_cell(), Rs=base * resistance)
+
     def start(self) -> None:
         self.ensure()
         for twin_id in self.twins:
@@ -122,6 +133,7 @@ class BatteryFleet:
         self.state[twin_id] = self.cell.initial_state()
         self.state[twin_id][0, 1] = BatteryCircuit.parameters["qMax"].value * SCALE
         self.load[twin_id] = self.rng.uniform(1.0, 3.0)
+        self._cells.pop(twin_id, None)
         if reset:
             self.swaps[twin_id] += 1
             self.service.reset_estimate(twin_id)
@@ -138,15 +150,17 @@ class BatteryFleet:
         points = 0
         for twin_id in self.twins:
             x = self.state[twin_id]
+            cell = self._cells.get(twin_id, self.cell)
             if dt > 0:
                 if self.rng.random() < dt / 60.0:  # the carts' duty changes about every minute
                     self.load[twin_id] = self.rng.uniform(1.0, 3.0)
-                x = self.cell.next_state(x, np.array([[self.load[twin_id]]]), dt)
+                x = cell.next_state(x, np.array([[self.load[twin_id]]]), dt)
                 self.state[twin_id] = x
-            if bool(self.cell.threshold_met(x)[0, 0]):
+            if bool(cell.threshold_met(x)[0, 0]):
                 self._swap(twin_id)
                 x = self.state[twin_id]
-            z = self.cell.output(x)[0]
+                cell = self.cell
+            z = cell.output(x)[0]
             voltage = float(z[1] + self.noise.normal(0.0, VOLTAGE_STD))
             temperature = float(z[0] + self.noise.normal(0.0, TEMPERATURE_STD))
             self._last[twin_id] = (voltage, self.load[twin_id])

@@ -101,6 +101,12 @@ class SimulatedMachine:
         self.status = status
         self.temperature = self.params.ambient if temperature is None else temperature
         self._fault_until = start
+        #: extra vibration of a wearing bearing (mm/s), growing by ``wear_rate`` per second of
+        #: running until it reaches ``trip_level`` and the machine trips (see start_wear)
+        self.wear = 0.0
+        self.wear_rate = 0.0
+        self.trip_level = math.inf
+        self.trip_repair = 0.0
 
     def _clamp(self, speed: float) -> float:
         return min(max(float(speed), 0.0), self.params.max_speed)
@@ -123,11 +129,30 @@ class SimulatedMachine:
         """A new setpoint (parts/min), clamped to ``[0, max_speed]``; reached by ramping."""
         self.target_speed = self._clamp(speed)
 
+    def start_wear(self, rate: float, trip_level: float, repair: float) -> None:
+        """An injected fault: a bearing wears, so vibration grows by ``rate`` mm/s per second
+        of running (and the machine runs warmer) until the extra vibration reaches
+        ``trip_level`` mm/s; then the machine trips into ``fault`` for ``repair`` seconds and
+        comes back repaired (no wear)."""
+        if not (rate > 0 and trip_level > 0 and repair >= 0):
+            raise ValueError(f"Wear needs rate > 0, trip_level > 0 and repair >= 0, got "
+                             f"{rate}, {trip_level}, {repair}")
+        self.wear_rate, self.trip_level, self.trip_repair = rate, trip_level, repair
+
+    @property
+    def wearing(self) -> bool:
+        return self.wear_rate > 0
+
     def _chance(self, rate: float, dt: float) -> bool:
         return self.rng.random() < 1.0 - math.exp(-rate * dt)
 
     def _next_status(self, dt: float) -> str:
         p = self.params
+        if self.status == "running" and self.wear >= self.trip_level:
+            self._fault_until = self.t + self.trip_repair
+            self.wear = self.wear_rate = 0.0
+            self.trip_level = math.inf
+            return "fault"
         if self.status == "running":
             if self._chance(p.fault_rate, dt):
                 self._fault_until = self.t + self.rng.expovariate(1.0 / p.mean_repair_time)
@@ -150,6 +175,7 @@ class SimulatedMachine:
         if self.status == "running":
             self.parts += self.speed / 60.0 * dt
             self.run_hours += dt / 3600.0
+            self.wear += self.wear_rate * dt
         step = p.ramp_rate * dt
         if abs(self.target_speed - self.speed) <= step:
             self.speed = self.target_speed
@@ -158,12 +184,12 @@ class SimulatedMachine:
         self.status = self._next_status(dt)
         # Thermal lag towards the temperature the current load settles at (exact for constant
         # load over the step).
-        settled = p.ambient + p.heating * self.load
+        settled = p.ambient + p.heating * self.load * (1.0 + 0.1 * self.wear)
         lag = 1.0 - math.exp(-dt / p.thermal_time_constant)
         self.temperature += (settled - self.temperature) * lag
         gauss = self.rng.gauss
         if self.status == "running":
-            vibration = 0.8 + 2.5 * self.load + gauss(0.0, 0.15)
+            vibration = 0.8 + 2.5 * self.load + self.wear + gauss(0.0, 0.15)
             power = 1.2 + 11.0 * self.load + gauss(0.0, 0.2)
         elif self.status == "idle":
             vibration = 0.1 + gauss(0.0, 0.02)

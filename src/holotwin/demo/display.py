@@ -11,15 +11,17 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from holotwin.demo.analytics import FaultView
 from holotwin.demo.batteries import BatteryView
 from holotwin.demo.fleet import MachineView
 from holotwin.demo.whatif import WhatIfView
 
-__all__ = ["DemoLinks", "Progress", "battery_line", "dashboard", "link_lines", "progress_line",
-           "whatif_lines"]
+__all__ = ["DemoLinks", "Progress", "alert_lines", "battery_line", "dashboard", "kpi_line",
+           "link_lines", "progress_line", "whatif_lines"]
 
 MAX_ROWS = 24
 _STATUS_STYLE = {"running": "green", "idle": "yellow", "fault": "bold red"}
+_SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": ""}
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class DemoLinks:
             ("Set a speed", "curl -X PATCH -H 'Content-Type: application/json' "
                             f"-d '{{\"speed\": 80}}' {twin}/desired"),
             ("What-if", f"{url}/scenarios (and /optimizations)"),
+            ("Alerts", f"{url}/alerts?state=open (rules: {url}/rules)"),
+            ("KPIs", f"{url}/digitaltwins/plant/kpis"),
             ("Data", self.location),
         ]
 
@@ -198,9 +202,43 @@ def _whatif_table(view: WhatIfView, horizon: str) -> RenderableType:
     return Group(table, *notes)
 
 
+def _percent(value: float | None) -> str:
+    return "…" if value is None else f"{value:.0%}"
+
+
+def kpi_line(view: FaultView) -> str:
+    """Availability and OEE of the faulty machine and its line over the recent window."""
+    parts = [f"{name} availability {_percent(a)}, OEE {_percent(o)}"
+             for name, (a, o) in view.kpis.items()]
+    return f"KPIs over the last {view.window / 60:g} min: " + ("; ".join(parts) or "…")
+
+
+def alert_lines(view: FaultView) -> list[str]:
+    """The fault, each open alert, and the KPIs, in lines of text."""
+    lines = [f"fault: {view.message}"]
+    lines += [f"  ALERT {a.severity} {a.twin_id} ({a.state}, {a.raised:.0f} s ago): {a.message}"
+              for a in view.alerts]
+    lines.append("  " + kpi_line(view))
+    return lines
+
+
+def _alert_table(view: FaultView) -> RenderableType:
+    table = Table(box=box.SIMPLE_HEAD, expand=False, pad_edge=False,
+                  title="alerts (rules and anomaly detection on the live data)",
+                  title_justify="left", title_style="bold")
+    for name in ("severity", "twin", "state", "for", "message"):
+        table.add_column(name, no_wrap=name != "message")
+    for a in view.alerts[:8]:
+        table.add_row(Text(a.severity, style=_SEVERITY_STYLE.get(a.severity, "")), a.twin_id,
+                      a.state, f"{a.raised:.0f} s", a.message)
+    if not view.alerts:
+        table.add_row("", "", "", "", "none open")
+    return Group(table, Text(view.message, style="dim"), Text(kpi_line(view)))
+
+
 def dashboard(links: DemoLinks, rows: Sequence[MachineView], progress: Progress,
               batteries: Sequence[BatteryView] = (), whatif: WhatIfView | None = None,
-              whatif_horizon: str = "2 h") -> RenderableType:
+              whatif_horizon: str = "2 h", fault: FaultView | None = None) -> RenderableType:
     header = Table.grid(padding=(0, 2))
     header.add_column(style="bold", no_wrap=True)
     header.add_column(overflow="fold")
@@ -211,6 +249,8 @@ def dashboard(links: DemoLinks, rows: Sequence[MachineView], progress: Progress,
         Panel(header, title=links.title, title_align="left", box=box.ROUNDED), _table(rows)]
     if batteries:
         parts.append(_battery_table(batteries))
+    if fault is not None:
+        parts.append(_alert_table(fault))
     if whatif is not None:
         parts.append(_whatif_table(whatif, whatif_horizon))
     return Group(*parts, footer)

@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING
 from rich.console import Console, RenderableType
 from rich.live import Live
 
+from holotwin.demo.analytics import DemoFault, ensure_demo_analytics
 from holotwin.demo.batteries import BatteryFleet
 from holotwin.demo.display import (
     DemoLinks,
     Progress,
+    alert_lines,
     battery_line,
     dashboard,
     link_lines,
@@ -29,7 +31,8 @@ from holotwin.demo.fleet import DeviceFleet
 from holotwin.demo.plant import build_plant
 from holotwin.demo.whatif import DemoWhatIf
 from holotwin.service import TwinService
-from holotwin.service.tracker import BehaviorTracker
+from holotwin.service.analytics import AnalyticsEngine
+from holotwin.service.tracker import BehaviorTracker, LogFollower
 
 if TYPE_CHECKING:
     from holotwin.ingest import Ingestion
@@ -58,6 +61,9 @@ class DemoOptions:
     """First topic level of the devices' topics."""
     whatif_after: float | None = 20.0
     """Seconds of demo after which the what-if on the first line starts; None: no what-if."""
+    fault_after: float | None = 40.0
+    """Seconds of demo after which a bearing of the first line's second machine starts to
+    wear (an injected fault that raises alerts); None: no injected fault."""
 
     def __post_init__(self) -> None:
         if not self.interval > 0:
@@ -70,6 +76,8 @@ class DemoOptions:
             parse_broker(self.mqtt)
         if self.whatif_after is not None and not self.whatif_after >= 0:
             raise ValueError(f"The what-if delay must not be negative, got {self.whatif_after}")
+        if self.fault_after is not None and not self.fault_after >= 0:
+            raise ValueError(f"The fault delay must not be negative, got {self.fault_after}")
         if not self.mqtt_prefix or any(c in self.mqtt_prefix for c in "+#"):
             raise ValueError(f"The topic prefix must be topic levels without + or #, got "
                              f"{self.mqtt_prefix!r}")
@@ -161,8 +169,14 @@ def run_demo(
     batteries.ensure()
     whatif = None if options.whatif_after is None else DemoWhatIf(
         service, layout.lines[0].id, after=options.whatif_after, seed=options.seed)
-    # the server keeps estimates in step; without one, the demo runs the tracker itself
-    tracker = None if options.server else BehaviorTracker(service)
+    ensure_demo_analytics(service)
+    first = layout.lines[0]
+    fault = None if options.fault_after is None else DemoFault(
+        service, fleet.machines, first.id, first.machine_ids[min(1, len(first.machine_ids) - 1)],
+        batteries, after=options.fault_after)
+    # the server keeps estimates in step and runs the rules; without one, the demo does
+    followers: list[LogFollower] = [] if options.server else [BehaviorTracker(service),
+                                                              AnalyticsEngine(service)]
     server = None
     first_seq = service.last_event_seq()
     points = 0
@@ -177,8 +191,8 @@ def run_demo(
                                   ingestion=ingestion).start()  # /ingest/connectors shows it
         fleet.start()
         batteries.start()
-        if tracker is not None:
-            tracker.start()
+        for follower in followers:
+            follower.start()
         broker = (f"{options.mqtt} (topics {options.mqtt_prefix}/<line>/<machine>/telemetry, "
                   "/reported, /desired)" if options.mqtt else None)
         links = DemoLinks(server.url if server else None, layout.machine_ids[0],
@@ -195,11 +209,14 @@ def run_demo(
             points += batteries.tick()
             if whatif is not None:
                 whatif.tick(clock.elapsed)
+            if fault is not None:
+                fault.tick(clock.elapsed)
 
         def screen() -> RenderableType:
             return dashboard(links, fleet.views(), progress(), batteries.views(),
                              None if whatif is None else whatif.view(),
-                             f"{(whatif.horizon if whatif else 0) / 3600:g} h")
+                             f"{(whatif.horizon if whatif else 0) / 3600:g} h",
+                             None if fault is None else fault.view())
 
         if console.is_terminal:
             with Live(screen(), console=console, auto_refresh=False, transient=False) as live:
@@ -215,6 +232,7 @@ def run_demo(
             next_report = PLAIN_PROGRESS_SECONDS
 
             shown: list[str] = []
+            shown_alerts: list[str] = []
 
             def plain_tick() -> None:
                 nonlocal next_report
@@ -224,6 +242,12 @@ def run_demo(
                     for row in batteries.views():
                         console.out("  " + battery_line(row), highlight=False)
                     next_report += PLAIN_PROGRESS_SECONDS
+                if fault is not None:  # each change of the fault or its alerts once
+                    view = fault.view()
+                    if list(view.key) != shown_alerts:
+                        for line in alert_lines(view):
+                            console.out(line, highlight=False)
+                        shown_alerts[:] = view.key
                 if whatif is not None:  # each new result once
                     lines = whatif_lines(whatif.view())
                     if whatif.view().status in ("done", "failed") and lines != shown:
@@ -245,8 +269,8 @@ def run_demo(
         finally:
             if ingestion is not None:
                 ingestion.stop()
-            if tracker is not None:
-                tracker.stop()
+            for follower in followers:
+                follower.stop()
             if server is not None:
                 server.stop()
     summary = DemoSummary(

@@ -13,7 +13,9 @@ The engine follows the change log (``telemetry`` and ``twin.updated`` events; se
    seconds.
 2. **Rules** (documents ``rule``): each rule covering the twin is evaluated at every source
    time of a reading of a value it reads (telemetry, estimates, residuals, the scores just
-   made) newer than its state, with reported properties at their current values; the rule's
+   made) newer than its state, and at the twin's newest reading of any signal (so that a
+   condition on properties alone, ``status == 'fault'`` for 30 s, moves on in time), with
+   reported properties at their current values; the rule's
    state per twin is a document (``rule-state``), so a restart goes on where it stopped.
    A new rule (or one cleared by hand) starts at the twin's latest reading. Raised and
    cleared alerts are documents ``alert`` plus ``alert.*`` events.
@@ -250,6 +252,7 @@ class AnalyticsEngine(LogFollower):
         made: dict[str, list[TelemetryPoint]] = {}
         for p in scores:
             made.setdefault(p.signal, []).append(p)
+        heard = max((p.time for p in latest.values()), default=-math.inf)
         for rule, key in zip(rules, keys, strict=True):
             saved = states.get(key) or {}
             state = RuleState.of(saved)
@@ -282,6 +285,11 @@ class AnalyticsEngine(LogFollower):
                     series[name] = found
                     newest = max(newest, found[-1][0])
                     times.update(t for t, _ in found if t > state.t)
+            # the twin's newest reading of any signal is a time too: durations of a condition
+            # on properties alone (status == 'fault' for 30 s) move on with the twin's data
+            if math.isfinite(heard) and heard > state.t and series:
+                times.add(heard)
+                newest = max(newest, heard)
             if not math.isfinite(state.t):
                 times = {newest} if math.isfinite(newest) else set()
             order = sorted(times)[:_MAX_TIMES]
