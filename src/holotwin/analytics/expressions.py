@@ -33,7 +33,7 @@ True
 from __future__ import annotations
 
 import ast
-import math
+import bisect
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
@@ -70,6 +70,17 @@ class _Unknown:
 UNKNOWN: Final = _Unknown()
 
 
+def _time(point: tuple[float, Any]) -> float:
+    return float(point[0])
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+_Code = Callable[["Values"], Any]
+
+
 class _Missing(Exception):
     """A value the expression needs is not known (caught: the result is UNKNOWN)."""
 
@@ -90,11 +101,27 @@ class Values:
             raise _Missing(name)
         return points[-1][1]
 
-    def numbers(self, name: str, seconds: float | None) -> list[tuple[float, float]]:
+    def numbers(self, name: str, seconds: float) -> list[tuple[float, float]]:
+        """The numeric readings of the last ``seconds``."""
         points = self.series.get(name) or ()
-        start = -math.inf if seconds is None else self.now - seconds
-        return [(t, float(v)) for t, v in points
-                if t >= start and isinstance(v, int | float) and not isinstance(v, bool)]
+        first = bisect.bisect_left(points, self.now - seconds, key=_time)
+        return [(t, float(v)) for t, v in points[first:] if _is_number(v)]
+
+    def rate(self, name: str, seconds: float | None) -> float:
+        """Change per second between the first and the last numeric reading of the last
+        ``seconds`` (None: the last two numeric readings)."""
+        points = self.series.get(name) or ()
+        if seconds is None:
+            ends = [p for p in reversed(points) if _is_number(p[1])][:2][::-1]
+        else:
+            first = bisect.bisect_left(points, self.now - seconds, key=_time)
+            window = points[first:]
+            head = next((p for p in window if _is_number(p[1])), None)
+            tail = next((p for p in reversed(window) if _is_number(p[1])), None)
+            ends = [] if head is None or tail is None else [head, tail]
+        if len(ends) < 2 or ends[1][0] <= ends[0][0]:
+            raise _Missing(name)
+        return (float(ends[1][1]) - float(ends[0][1])) / float(ends[1][0] - ends[0][0])
 
 
 _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
@@ -151,8 +178,8 @@ class Expression:
         self.names: set[str] = set()
         #: the longest window of its rate() and avg() calls, s (0: none)
         self.window = 0.0
-        self._tree = tree.body
-        self._check(self._tree)
+        self._check(tree.body)
+        self._run = self._compile(tree.body)
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
@@ -241,7 +268,7 @@ class Expression:
         operation is undefined for the values (division by zero, comparing text with a
         number)."""
         try:
-            return self._eval(self._tree, values)
+            return self._run(values)
         except _Missing:
             return UNKNOWN
         except (ArithmeticError, TypeError, ValueError):
@@ -252,89 +279,130 @@ class Expression:
         result = self.evaluate(values)
         return result if result is UNKNOWN else bool(result)
 
-    def _eval(self, node: ast.expr, v: Values) -> Any:
+    # compiling: the checked tree becomes nested closures, run without walking the tree
+    def _compile(self, node: ast.expr) -> _Code:
         if isinstance(node, ast.Constant):
-            return node.value
+            constant = node.value
+            return lambda v: constant
         if isinstance(node, ast.Name | ast.Attribute):
             name = _dotted(node)
             assert name is not None  # checked at parse time
             if name in _CONSTANTS:
-                return _CONSTANTS[name]
-            return v.latest(name)
+                fixed = _CONSTANTS[name]
+                return lambda v: fixed
+            return lambda v: v.latest(name)
         if isinstance(node, ast.BinOp):
-            left, right = self._eval(node.left, v), self._eval(node.right, v)
-            if isinstance(node.op, ast.Pow) and (not isinstance(right, int | float)
-                                                 or abs(right) > _MAX_EXPONENT):
-                raise ValueError("exponent out of range")
-            if isinstance(node.op, ast.Mult | ast.Mod | ast.Pow) and (
-                    isinstance(left, str) or isinstance(right, str)):
-                raise TypeError("no repeating or formatting of text")
-            return _bounded(_BINARY[type(node.op)](left, right))
+            return self._binary(node)
         if isinstance(node, ast.UnaryOp):
-            operand = self._eval(node.operand, v)
+            operand = self._compile(node.operand)
             if isinstance(node.op, ast.Not):
-                return not operand
-            if not isinstance(operand, int | float) or isinstance(operand, bool):
-                raise TypeError("sign of a non-number")
-            return -operand if isinstance(node.op, ast.USub) else operand
+                return lambda v: not operand(v)
+            negate = isinstance(node.op, ast.USub)
+
+            def signed(v: Values) -> Any:
+                value = operand(v)
+                if not isinstance(value, int | float) or isinstance(value, bool):
+                    raise TypeError("sign of a non-number")
+                return -value if negate else value
+
+            return signed
         if isinstance(node, ast.BoolOp):
-            # Python's short circuit: an unknown value that is not needed does not matter
-            result: Any = None
-            for value in node.values:
-                result = self._eval(value, v)
-                if isinstance(node.op, ast.And) and not result:
-                    return result
-                if isinstance(node.op, ast.Or) and result:
-                    return result
-            return result
+            parts = [self._compile(value) for value in node.values]
+            conjunction = isinstance(node.op, ast.And)
+
+            def logic(v: Values) -> Any:
+                # Python's short circuit: an unknown value that is not needed does not matter
+                result: Any = None
+                for part in parts:
+                    result = part(v)
+                    if (not result) if conjunction else result:
+                        return result
+                return result
+
+            return logic
         if isinstance(node, ast.Compare):
-            left = self._eval(node.left, v)
-            for op, comparator in zip(node.ops, node.comparators, strict=True):
-                right = self._eval(comparator, v)
-                if not _COMPARE[type(op)](left, right):
-                    return False
-                left = right
-            return True
+            terms = [self._compile(node.left), *(self._compile(c) for c in node.comparators)]
+            ops = [_COMPARE[type(op)] for op in node.ops]
+
+            def compare(v: Values) -> bool:
+                left = terms[0](v)
+                for op, term in zip(ops, terms[1:], strict=True):
+                    right = term(v)
+                    if not op(left, right):
+                        return False
+                    left = right
+                return True
+
+            return compare
         if isinstance(node, ast.IfExp):
-            return self._eval(node.body if self._eval(node.test, v) else node.orelse, v)
+            test, body, orelse = (self._compile(node.test), self._compile(node.body),
+                                  self._compile(node.orelse))
+            return lambda v: body(v) if test(v) else orelse(v)
         if isinstance(node, ast.List | ast.Tuple):
-            return [self._eval(e, v) for e in node.elts]
+            items = [self._compile(e) for e in node.elts]
+            return lambda v: [item(v) for item in items]
         if isinstance(node, ast.Call):
-            return self._call(node, v)
+            return self._function(node)
         raise TypeError(type(node).__name__)  # unreachable: refused at parse time
 
-    def _call(self, node: ast.Call, v: Values) -> Any:
+    def _binary(self, node: ast.BinOp) -> _Code:
+        left, right = self._compile(node.left), self._compile(node.right)
+        op = _BINARY[type(node.op)]
+        power = isinstance(node.op, ast.Pow)
+        textless = isinstance(node.op, ast.Mult | ast.Mod | ast.Pow)
+
+        def binary(v: Values) -> Any:
+            a, b = left(v), right(v)
+            if power and (not isinstance(b, int | float) or abs(b) > _MAX_EXPONENT):
+                raise ValueError("exponent out of range")
+            if textless and (isinstance(a, str) or isinstance(b, str)):
+                raise TypeError("no repeating or formatting of text")
+            return _bounded(op(a, b))
+
+        return binary
+
+    def _function(self, node: ast.Call) -> _Code:
         assert isinstance(node.func, ast.Name)
         name = node.func.id
         if name in ("value", "exists", "rate", "avg"):
             target = self._name_argument(node.args[0], name)
             if name == "value":
-                return v.latest(target)
+                return lambda v: v.latest(target)
             if name == "exists":
-                return bool(v.series.get(target))
-            seconds = None
-            if len(node.args) > 1:
-                seconds = self._eval(node.args[1], v)
-                if not isinstance(seconds, int | float) or seconds <= 0:
-                    raise ValueError("a window must be a positive number of seconds")
-            points = v.numbers(target, float(seconds) if seconds is not None else None)
-            if name == "avg":
-                if not points:
-                    raise _Missing(target)
-                return sum(p[1] for p in points) / len(points)
-            if seconds is None:
-                points = points[-2:]
-            if len(points) < 2 or points[-1][0] <= points[0][0]:
-                raise _Missing(target)
-            return (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0])
-        args = [self._eval(a, v) for a in node.args]
+                return lambda v: bool(v.series.get(target))
+            window = self._compile(node.args[1]) if len(node.args) > 1 else None
+            average = name == "avg"
+
+            def windowed(v: Values) -> Any:
+                seconds = None
+                if window is not None:
+                    seconds = window(v)
+                    if not isinstance(seconds, int | float) or seconds <= 0:
+                        raise ValueError("a window must be a positive number of seconds")
+                if average:
+                    points = v.numbers(target, float(seconds))  # type: ignore[arg-type]
+                    if not points:
+                        raise _Missing(target)
+                    return sum(p[1] for p in points) / len(points)
+                return v.rate(target, None if seconds is None else float(seconds))
+
+            return windowed
+        args = [self._compile(a) for a in node.args]
         if name == "abs":
-            return abs(args[0])
+            return lambda v: abs(args[0](v))
         if name == "round":
-            return round(args[0], int(args[1])) if len(args) > 1 else round(args[0])
-        if len(args) == 1 and isinstance(args[0], list):
-            args = args[0]
-        return min(args) if name == "min" else max(args)
+            if len(args) > 1:
+                return lambda v: round(args[0](v), int(args[1](v)))
+            return lambda v: round(args[0](v))
+        pick = min if name == "min" else max
+
+        def extreme(v: Values) -> Any:
+            values = [a(v) for a in args]
+            if len(values) == 1 and isinstance(values[0], list):
+                values = values[0]
+            return pick(values)
+
+        return extreme
 
 
 def _bounded(value: Any) -> Any:

@@ -41,7 +41,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from holotwin.analytics.expressions import UNKNOWN, Expression, Values
@@ -200,25 +200,25 @@ def step(rule: Rule, state: RuleState, t: float, values: Values
         return state, None
     holds = rule.condition.holds(values)
     if holds is UNKNOWN:
-        return replace(state, t=t), None
-    now = replace(state, t=t, holds=bool(holds))
+        return RuleState(state.phase, state.since, t, state.holds), None
+    holds = bool(holds)
     phase = state.phase
     if phase in ("normal", "pending"):
         if not holds:
-            return replace(now, phase="normal", since=None), None
+            return RuleState("normal", None, t, False), None
         since = state.since if phase == "pending" and state.since is not None else t
         if t - since >= rule.for_seconds:
-            return replace(now, phase="active", since=None), Transition("raised", t, since)
-        return replace(now, phase="pending", since=since), None
+            return RuleState("active", None, t, True), Transition("raised", t, since)
+        return RuleState("pending", since, t, True), None
     # active or clearing
     repeat = Transition("repeated", t) if holds and not state.holds else None
     clear = (not holds) if rule.clear is None else rule.clear.holds(values)
     if clear is UNKNOWN or not clear:
-        return replace(now, phase="active", since=None), repeat
+        return RuleState("active", None, t, holds), repeat
     since = state.since if phase == "clearing" and state.since is not None else t
     if t - since >= rule.clear_for:
-        return replace(now, phase="normal", since=None), Transition("cleared", t, since)
-    return replace(now, phase="clearing", since=since), repeat
+        return RuleState("normal", None, t, holds), Transition("cleared", t, since)
+    return RuleState("clearing", since, t, holds), repeat
 
 
 def render(template: str, values: Values) -> str:

@@ -253,6 +253,18 @@ class AnalyticsEngine(LogFollower):
         for p in scores:
             made.setdefault(p.signal, []).append(p)
         heard = max((p.time for p in latest.values()), default=-math.inf)
+        cache: dict[str, tuple[float, list[tuple[float, Any]]]] = {}
+
+        def read(name: str, start: float) -> list[tuple[float, Any]]:
+            """The readings of ``name`` from ``start`` on (read once for all the rules)."""
+            hit = cache.get(name)
+            if hit is None or hit[0] > start:
+                points = [(p.time, p.value if p.raw is None else p.raw) for p in
+                          store.telemetry_range(twin_id, name, start, math.inf, _PAGE)]
+                cache[name] = (start, points)
+                return points
+            return hit[1][bisect.bisect_left(hit[1], start, key=lambda p: p[0]):]
+
         for rule, key in zip(rules, keys, strict=True):
             saved = states.get(key) or {}
             state = RuleState.of(saved)
@@ -279,8 +291,7 @@ class AnalyticsEngine(LogFollower):
                     if last is None:
                         continue
                     start = (last.time if not math.isfinite(state.t) else state.t) - lookback
-                    found = [(p.time, p.value if p.raw is None else p.raw) for p in
-                             store.telemetry_range(twin_id, name, start, math.inf, _PAGE)]
+                    found = read(name, start)
                 if found:
                     series[name] = found
                     newest = max(newest, found[-1][0])
