@@ -17,7 +17,9 @@ Rows: every detector kind with its package defaults; ``windowed-gaussian`` also 
 published 39.6; ``residual`` on the innovations of an exponentially weighted mean
 (alpha 0.01), since it expects normalized innovations, not raw values; a null detector
 (never fires) and a random one (uniform scores, seeded) as sanity rows; one CUSUM setting
-tuned on this same data (marked so, and optimistic for it; ``--no-tuned`` drops it).
+tuned on this same data (marked so, and optimistic for it; ``--no-tuned`` drops it). The
+table also counts the readings that score exactly 1.0, ties at the top that no threshold can
+rank (the random row's uniform scores never do; a saturating score would).
 ``--spec`` adds rows (e.g. ``--spec '{"kind": "ewma", "alpha": 0.05}'``). Published figures are for NAB's full
 58-file corpus; this copy may hold fewer files (it says how many), so compare rows of this run
 with each other, and with the published ones only loosely. Ends with one JSON line.
@@ -204,7 +206,10 @@ def main(argv: list[str] | None = None) -> int:
             outputs[name] = (stamps, scorer(values, rng))
         seconds = time.perf_counter() - start
         print(f"\r{label}: done in {seconds:.1f} s{' ' * 60}", file=sys.stderr)
-        row: dict[str, Any] = {"detector": label, "seconds": round(seconds, 2)}
+        # readings scored exactly 1.0: ties at the top that no threshold can rank
+        at_one = sum(int((scores == 1.0).sum()) for _, scores in outputs.values())
+        row: dict[str, Any] = {"detector": label, "seconds": round(seconds, 2),
+                               "scores_at_1": at_one}
         for profile in PROFILES.values():
             best = optimize_threshold(outputs, windows, profile)
             row[profile.name] = round(best.normalized, 1)
@@ -216,12 +221,13 @@ def main(argv: list[str] | None = None) -> int:
         results.append(row)
     print()
     print(f"holotwin on this copy ({len(corpus)} files) | standard | low FP | low FN | "
-          "threshold (standard) | windows caught | FP readings | s")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+          "threshold (standard) | windows caught | FP readings | scores = 1.0 | s")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(f"| {r['detector']} | {r['standard']:.1f} | {r['reward_low_FP_rate']:.1f} | "
               f"{r['reward_low_FN_rate']:.1f} | {r['threshold']:.6g} | "
-              f"{r['caught']}/{r['windows']} | {r['fp']} | {r['seconds']:.1f} |")
+              f"{r['caught']}/{r['windows']} | {r['fp']} | {r['scores_at_1']} | "
+              f"{r['seconds']:.1f} |")
     print()
     print(f"published, NAB's full corpus ({NAB_FILES} files) | standard | low FP | low FN")
     print("|---|---:|---:|---:|")

@@ -13,7 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from holotwin.analytics import detectors
-from holotwin.analytics.detectors import DETECTORS, Detector, make_detector
+from holotwin.analytics.detectors import (
+    DETECTORS,
+    Detector,
+    make_detector,
+    probability_from_score,
+    score_from_probability,
+)
 from holotwin.errors import InvalidInputError
 
 # small parameters so that short streams leave the warm-up and reach every code path (a
@@ -29,6 +35,14 @@ SMALL: dict[str, dict[str, Any]] = {
 }
 KINDS = sorted(DETECTORS)
 STATISTICAL = [k for k in KINDS if k != "half-space-trees"]
+# the kinds whose score is the surprise score of a tail probability
+PROBABILITY = [k for k in STATISTICAL if k != "cusum"]
+
+
+def surprise(log_p: Any) -> Any:
+    """The documented scale, from ln p: L / (L + 1) with L = -log10(p)."""
+    decades = -np.asarray(log_p) / np.log(10.0)
+    return decades / (decades + 1.0)
 
 
 def small(kind: str, **extra: Any) -> Detector:
@@ -176,18 +190,82 @@ def test_robust_z_survives_a_constant_window() -> None:
     detector = make_detector({"kind": "robust-z", "window": 10})
     scores = detector.update([3.0] * 10 + [3.0, 3.0 + 1e-12, 4.0])
     assert scores[10] == 0.0
-    assert scores[11] < 0.9  # float noise on a constant level is not an anomaly
-    assert scores[12] == 1.0
+    assert scores[11] < 0.5  # float noise on a constant level is not an anomaly
+    assert scores[12] > 0.999  # p far below 1e-999
+
+
+def test_the_score_scale_is_decades_of_surprise() -> None:
+    # score = L / (L + 1) with L = -log10(p): 0.5 is p = 0.1, 0.8 is 1e-4, 0.9 is 1e-9
+    p = np.array([1.0, 0.1, 1e-3, 1e-4, 1e-9, 1e-99, 1e-300, 0.0])
+    scores = score_from_probability(p)
+    assert scores == pytest.approx([0.0, 0.5, 0.75, 0.8, 0.9, 0.99, 300 / 301, 1.0], abs=1e-14)
+    assert probability_from_score(scores[:-2]) == pytest.approx(p[:-2], rel=1e-12)
+    assert probability_from_score([0.83])[0] == pytest.approx(10 ** (-0.83 / 0.17))
+
+
+@pytest.mark.parametrize(("spec", "before", "z"), [
+    # median 0, MAD 1 of [-1, 1, -1, 1]: z = x / 1.4826
+    ({"kind": "robust-z", "window": 4}, [-1.0, 1.0, -1.0, 1.0], 1 / 1.4826),
+    # mean 0, standard deviation 1 of [-1, 1, -1, 1]: z = x
+    ({"kind": "windowed-gaussian", "window": 4, "warmup": 4}, [-1.0, 1.0, -1.0, 1.0], 1.0),
+    # running mean 0 and variance 1 after [-1, 1]; the mean's noise: sqrt(1 + 0.5 / 1.5)
+    ({"kind": "ewma", "alpha": 0.5, "warmup": 2}, [-1.0, 1.0], 1 / np.sqrt(4 / 3)),
+])
+def test_normal_scores_are_the_two_sided_tail_on_the_surprise_scale(
+        spec: dict[str, Any], before: list[float], z: float) -> None:
+    from scipy.stats import norm
+
+    for x in (0.5, 3.0, -12.0, 40.0):
+        score = make_detector(spec).update([*before, x])[-1]
+        expected = surprise(np.log(2.0) + norm.logsf(abs(x) * z))
+        assert score == pytest.approx(expected, rel=1e-12), x
+
+
+@pytest.mark.parametrize("kind", PROBABILITY)
+def test_scores_keep_ranking_far_into_the_tail(kind: str) -> None:
+    # one detector per deviation, the same noise before it: the score keeps growing (no ties
+    # at 1.0, which erf(|z| / sqrt(2)) reached at |z| = 8.3) and stays below 1
+    noise = np.random.default_rng(7).normal(size=300)
+    deviations = [4.0, 8.0, 9.0, 20.0, 40.0, 100.0, 1e3, 1e5, 1e7]
+    scores = []
+    for k in deviations:
+        spec = {"kind": kind, "window": 5} if kind == "residual" else {"kind": kind}
+        detector = make_detector(spec)
+        scores.append(detector.update(np.append(noise, k))[-1])
+    assert all(np.diff(scores) > 0), scores
+    assert scores[-1] < 1.0
+    assert scores[1] > 0.9  # 8 sigma is far beyond p = 1e-9
 
 
 def test_residual_score_is_the_chi_square_probability() -> None:
     from scipy.stats import chi2
 
-    r = np.array([0.5, -1.0, 2.0, 0.1, 1.5])
+    r = np.array([0.5, -1.0, 2.0, 0.1, 1.5, 20.0, 25.0])
     scores = make_detector({"kind": "residual", "window": 3}).update(r)
     assert scores[:2].tolist() == [0.0, 0.0]
-    expected = [chi2.cdf(np.sum(r[i - 2:i + 1] ** 2), df=3) for i in range(2, 5)]
+    expected = surprise([chi2.logsf(np.sum(r[i - 2:i + 1] ** 2), df=3) for i in range(2, 7)])
     assert scores[2:] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("df", [1, 5, 50, 2000, 100_000])
+def test_chi_square_tail_continues_beyond_underflow(df: int) -> None:
+    from scipy.special import gammaln, logsumexp
+    from scipy.stats import chi2
+
+    # the continued fraction used where chi2.sf underflows agrees with it where it does not
+    x = np.linspace(df + 30.0 * np.sqrt(df) + 200.0, df + 1100.0 + 40.0 * np.sqrt(df), 200)
+    reference = chi2.logsf(x, df)
+    assert (reference > -700).any() and np.isfinite(reference).all()
+    assert detectors._log_upper_gamma_cf(df / 2, x / 2) == pytest.approx(reference, rel=1e-11)
+    # and goes on far beyond: finite, decreasing, exact for even df
+    far = np.linspace(df + 2000.0, df + 1e5, 101)
+    got = detectors._log_chi2_sf(far, df)
+    assert np.isfinite(got).all() and (np.diff(got) < 0).all()
+    if df % 2 == 0 and df <= 2000:
+        k = np.arange(df // 2)
+        exact = [-xi / 2 + logsumexp(k * np.log(xi / 2) - gammaln(k + 1)) for xi in far]
+        assert got == pytest.approx(exact, rel=1e-10)
+    assert detectors._log_chi2_sf(np.array([1e12]), df)[0] < -4e11
 
 
 def test_cusum_restarts_after_an_alarm() -> None:
@@ -203,13 +281,26 @@ def test_cusum_restarts_after_an_alarm() -> None:
 
 
 def test_half_space_trees_ranks_a_spike_among_the_highest() -> None:
-    # on one signal the trees mostly see whether a reading is outside the recent range, so a
-    # spike scores about as high as the most extreme normal readings, not above them all
-    for seed in range(3):
+    # the value and its first difference: a spike is out of range in both, so it ranks among
+    # the top 1 % of normal readings (it cannot be far above them all: the scores are coarse)
+    for seed in range(5):
         x = np.random.default_rng(seed).normal(size=1000)
         x[800] = 30.0
         scores = make_detector({"kind": "half-space-trees"}).update(x)
-        assert scores[800] >= np.quantile(scores[250:800], 0.98)
+        assert scores[800] >= np.quantile(scores[250:800], 0.99)
+
+
+def test_half_space_trees_default_alarm_rate_on_gaussian_noise_is_about_1e3() -> None:
+    detector = make_detector({"kind": "half-space-trees"})
+    scores = detector.update(np.random.default_rng(20261201).normal(size=30_000))
+    rate = detector.flags(scores)[1000:].mean()
+    assert 3e-4 <= rate <= 3e-3, rate
+
+
+def test_half_space_trees_survives_differences_that_overflow() -> None:
+    detector = make_detector({"kind": "half-space-trees", "window_size": 2})
+    scores = detector.update([1e308, -1e308, 1e308, 0.0, -1e308])
+    assert np.isfinite(scores).all() and ((scores >= 0.0) & (scores <= 1.0)).all()
 
 
 def test_half_space_trees_without_river_says_how_to_install_it(

@@ -155,7 +155,7 @@ def test_detectors_score_every_reading_once_across_restarts(ovens: TwinService) 
     ovens.put_detector("temp", {"signal": "temperature", "model": OVEN,
                                 "detector": {"kind": "robust-z", "window": 50}})
     ovens.put_rule("temp-anomaly", {"condition": "anomaly.temp.flag == 1", "model": OVEN,
-                                    "clear": "anomaly.temp < 0.9"})
+                                    "clear": "anomaly.temp < 0.5"})
     engine = AnalyticsEngine(ovens)
     feed(ovens, "oven-1", readings[:200], T0)
     engine.run_once()

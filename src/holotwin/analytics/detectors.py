@@ -19,6 +19,45 @@ default filled in. :data:`DETECTORS` maps each kind to its class:
 - ``half-space-trees`` (:class:`HalfSpaceTreesDetector`): river's Half-Space Trees (extra);
 - ``residual`` (:class:`ResidualDetector`): a physics model's innovations stop looking like noise.
 
+**The score scale.** The probability-based kinds (``robust-z``, ``ewma``,
+``windowed-gaussian``, ``residual``) compute a tail probability ``p`` (how often noise alone
+would give a reading at least this far out) and report its *surprise* in decades,
+``L = -log10(p)``, mapped to ``[0, 1)`` by one formula::
+
+    score = L / (L + 1)        p = 10 ** -(score / (1 - score))
+
+=====  ========  ================  =====================================
+score  p         |z| (normal,       note
+                 two-sided)
+=====  ========  ================  =====================================
+0      1         0                 a reading at the centre
+0.5    1e-1      1.6
+0.75   1e-3      3.3
+0.8    1e-4      3.9               default threshold: ``ewma``,
+                                   ``windowed-gaussian``, ``residual``
+0.83   1.3e-5    4.4               default threshold: ``robust-z``
+0.9    1e-9      6.1
+0.95   1e-19     9.1
+0.99   1e-99     21.2
+0.999  1e-999    67.8
+=====  ========  ================  =====================================
+
+(The |z| column is for the normal-based kinds; for ``residual``, p is the chi-square tail of
+the window's sum of squared innovations.)
+
+``p`` is computed in log space (``scipy.special.log_ndtr`` for the normal, the chi-square
+upper tail with a continued fraction beyond ``chdtrc``'s range), so the score keeps ranking
+readings far past where ``1 - p`` rounds to 1 (|z| of 8.3 in float64): it still tells apart
+readings 1 % apart in |z| up to |z| of about 3e7, and rounds to exactly 1 only beyond about
+2e8 (where ``L / (L + 1)`` itself does). So a rule ``anomaly.x > 0.9`` means "p below 1e-9"
+for every one of these kinds, and ``anomaly.x < 0.5`` "p above 0.1, ordinary noise".
+:func:`score_from_probability` and :func:`probability_from_score` convert.
+
+Two kinds have their own scales: ``cusum`` scores ``S / (S + h)`` (0.5 is the alarm, S = h;
+see :class:`CusumDetector`) and ``half-space-trees`` scores river's normalized mass, to rank
+rather than read. A rule that must mean the same for every kind uses the flag
+(``anomaly.x.flag == 1``), which applies each detector's own threshold.
+
 Default thresholds of the statistical kinds give about 1e-4 false alarms per reading on
 independent Gaussian noise (measured in ``tests/analytics/test_detectors.py``).
 """
@@ -50,6 +89,8 @@ __all__ = [
     "RobustZDetector",
     "WindowedGaussianDetector",
     "make_detector",
+    "probability_from_score",
+    "score_from_probability",
 ]
 
 Floats = NDArray[np.float64]
@@ -64,7 +105,10 @@ def _block_rows(width: int) -> int:
 # a scale (MAD, standard deviation) is never taken below this fraction of the signal's level,
 # so that a constant signal does not divide by zero and float noise on it is not an anomaly
 _RELATIVE_SCALE_FLOOR = 1e-9
-_SQRT2 = math.sqrt(2.0)
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+_FLOAT_MAX = float(np.finfo(np.float64).max)
+_HST_FEATURES = ("x", "dx")
 
 
 # -- parameters -------------------------------------------------------------------------------
@@ -129,9 +173,98 @@ def _readings(values: ArrayLike) -> Floats:
     return x
 
 
+def _surprise_score(log_p: Floats) -> Floats:
+    """``L / (L + 1)`` for the surprise ``L = -log10(p)``, from ``log_p = ln(p)``.
+
+    Computed as ``1 - 1 / (1 + L)`` (in place, a few passes): the same value to within a unit
+    in the last place, and exactly 1 where ``p`` underflows even in log space (L infinite).
+    """
+    score = np.multiply(log_p, -1.0 / _LN10)
+    np.maximum(score, 0.0, out=score)
+    score += 1.0
+    np.reciprocal(score, out=score)
+    np.subtract(1.0, score, out=score)
+    return score
+
+
 def _two_sided(z: Floats) -> Floats:
-    """P(|Z| <= |z|) for a standard normal Z: 0 at the mean, towards 1 far in either tail."""
-    return np.asarray(special.erf(np.abs(z) / _SQRT2), dtype=np.float64)
+    """The surprise score of ``p = P(|Z| >= |z|)`` for a standard normal Z.
+
+    ``ln p = ln 2 + log_ndtr(-|z|)`` is accurate far into the tail (|z| up to about 1e154),
+    where ``p`` itself would underflow at |z| of about 38 and ``1 - p`` round to 1 at 8.3.
+    """
+    return _surprise_score(_LN2 + special.log_ndtr(-np.abs(z)))
+
+
+def _log_chi2_sf(x: Floats, df: int) -> Floats:
+    """``ln P(X >= x)`` for X chi-square with ``df`` degrees of freedom, accurate far out.
+
+    ``log(chdtrc)`` where the tail probability is representable (it has full relative precision
+    there); beyond (``ln p < -600``) :func:`_log_upper_gamma_cf`, which a double cannot hold
+    as a probability but can as a logarithm.
+    """
+    with np.errstate(divide="ignore"):
+        out = np.asarray(np.log(special.chdtrc(df, x)), dtype=np.float64)
+    deep = np.flatnonzero(out < -600.0)
+    if deep.size:
+        out[deep] = _log_upper_gamma_cf(0.5 * df, 0.5 * x[deep])
+    return out
+
+
+def _log_upper_gamma_cf(a: float, y: Floats) -> Floats:
+    """``ln Q(a, y)``, the regularized upper incomplete gamma function, for ``y > a + 1``.
+
+    Legendre's continued fraction ``Q(a, y) = exp(-y) y**a / Gamma(a) / (y + 1 - a - 1 (1 - a)
+    / (y + 3 - a - 2 (2 - a) / (y + 5 - a - ...)))`` evaluated by the modified Lentz method
+    and kept in log space. It converges in a few terms when ``y`` is well above ``a + 1`` (as
+    it is wherever ``Q`` underflows); each element stops on its own, so a value does not depend
+    on the other values of the batch.
+    """
+    tiny = 1e-300
+    b = y + 1.0 - a
+    c = np.full(y.size, 1.0 / tiny)
+    d = 1.0 / b
+    h = d.copy()
+    live = np.arange(y.size)  # the elements not converged yet, and their b, c, d
+    for i in range(1, 1001):
+        an = -i * (i - a)
+        b = b + 2.0
+        d = an * d + b
+        d[np.abs(d) < tiny] = tiny
+        d = 1.0 / d
+        c = b + an / c
+        c[np.abs(c) < tiny] = tiny
+        delta = d * c
+        h[live] *= delta
+        going = np.abs(delta - 1.0) > 1e-15
+        if not going.all():
+            live, b, c, d = live[going], b[going], c[going], d[going]
+            if live.size == 0:
+                break
+    with np.errstate(divide="ignore", over="ignore"):
+        return np.asarray(-y + a * np.log(y) - special.gammaln(a) + np.log(h),
+                          dtype=np.float64)
+
+
+def score_from_probability(p: ArrayLike) -> Floats:
+    """The detectors' score of a tail probability ``p``: ``L / (L + 1)``, ``L = -log10(p)``.
+
+    >>> score_from_probability([1.0, 0.1, 1e-4, 1e-9, 1e-99]).round(12).tolist()
+    [0.0, 0.5, 0.8, 0.9, 0.99]
+    """
+    with np.errstate(divide="ignore"):
+        return _surprise_score(np.log(np.asarray(p, dtype=np.float64)))
+
+
+def probability_from_score(score: ArrayLike) -> Floats:
+    """The tail probability a score stands for: ``p = 10 ** -(score / (1 - score))``.
+
+    >>> [f"{p:.3g}" for p in probability_from_score([0.5, 0.8, 0.83, 0.9])]
+    ['0.1', '0.0001', '1.31e-05', '1e-09']
+    """
+    s = np.asarray(score, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return np.asarray(10.0 ** -(s / (1.0 - s)), dtype=np.float64)
 
 
 def _floored(scale: Floats, level: Floats) -> Floats:
@@ -141,7 +274,7 @@ def _floored(scale: Floats, level: Floats) -> Floats:
 
 
 def _z(deviation: Floats, scale: Floats) -> Floats:
-    with np.errstate(over="ignore"):  # a huge z just scores 1.0
+    with np.errstate(over="ignore"):  # an infinite z scores 1.0
         return deviation / scale
 
 
@@ -260,16 +393,17 @@ class RobustZDetector(Detector):
 
     For each reading x, over the ``window`` readings before it:
     ``z = (x - median) / (1.4826 * MAD)``, where MAD is the median absolute deviation from the
-    median (1.4826 * MAD estimates the standard deviation of Gaussian data); the score is
-    ``erf(|z| / sqrt(2))``, the two-sided normal probability (0.9999 is |z| = 3.9). Where more
+    median (1.4826 * MAD estimates the standard deviation of Gaussian data); the score is the
+    surprise score of the two-sided normal tail probability ``p = P(|Z| >= |z|)`` (see the
+    module's scale: 0.8 is p = 1e-4, |z| = 3.9; 0.9 is p = 1e-9, |z| = 6.1). Where more
     than half the window is one value (MAD = 0) the scale falls back to 1.2533 times the mean
     absolute deviation from the median, and never goes below 1e-9 of the median's magnitude:
     a reading that differs from an otherwise constant window scores near 1. Units: z and the
     score are dimensionless; the readings may be in any unit.
 
     Parameters: ``window`` readings (default 100; also the warm-up), ``threshold``
-    (default 0.99999, |z| = 4.4: the median and MAD of 100 readings are noisy estimates, so
-    this gives about 1e-4 false alarms per reading on Gaussian noise).
+    (default 0.83, p = 1.3e-5, |z| = 4.4: the median and MAD of 100 readings are noisy
+    estimates, so this gives about 1e-4 false alarms per reading on Gaussian noise).
 
     Example:
 
@@ -286,9 +420,9 @@ class RobustZDetector(Detector):
     """
 
     kind = "robust-z"
-    _params = (_Param("window", 100, 3, 1_000_000, integer=True), _threshold(0.99999))
+    _params = (_Param("window", 100, 3, 1_000_000, integer=True), _threshold(0.83))
 
-    def __init__(self, window: int = 100, threshold: float = 0.99999) -> None:
+    def __init__(self, window: int = 100, threshold: float = 0.83) -> None:
         p = self._checked(window=window, threshold=threshold)
         self.window: int = p["window"]
         self.threshold = p["threshold"]
@@ -323,10 +457,11 @@ class EwmaDetector(Detector):
     The mean and variance are exponentially weighted with weight ``alpha`` per reading (memory
     about ``1/alpha`` readings; a plain running mean and variance until then). Each reading is
     compared with the estimates *before* it: ``z = (x - mean) / (std * sqrt(1 + alpha/(2 -
-    alpha)))`` (the factor accounts for the mean's own noise), score ``erf(|z| / sqrt(2))``.
+    alpha)))`` (the factor accounts for the mean's own noise); the score is the surprise score of
+    the two-sided normal tail probability of z (the module's scale).
 
     Parameters: ``alpha`` in (0, 0.5] (default 0.01), ``warmup`` readings (default 100),
-    ``threshold`` (default 0.9999, |z| = 3.9; about 1e-4 false alarms per reading on
+    ``threshold`` (default 0.8, p = 1e-4, |z| = 3.9; about 1e-4 false alarms per reading on
     Gaussian noise).
 
     Example:
@@ -342,10 +477,10 @@ class EwmaDetector(Detector):
 
     kind = "ewma"
     _params = (_Param("alpha", 0.01, 0.0, 0.5, low_open=True),
-               _Param("warmup", 100, 2, 1e9, integer=True), _threshold(0.9999))
+               _Param("warmup", 100, 2, 1e9, integer=True), _threshold(0.8))
 
     def __init__(self, alpha: float = 0.01, warmup: int = 100,
-                 threshold: float = 0.9999) -> None:
+                 threshold: float = 0.8) -> None:
         p = self._checked(alpha=alpha, warmup=warmup, threshold=threshold)
         self.alpha: float = p["alpha"]
         self.warmup = p["warmup"]
@@ -374,6 +509,10 @@ class CusumDetector(Detector):
     lasting shift alarms again about every ``h / (shift - k)`` readings until the baseline has
     followed it). The restart happens at ``h`` whatever the threshold. The baseline keeps
     learning during a shift.
+
+    This score is on its own scale, not the surprise scale of the probability-based kinds:
+    0.5 is the alarm (S = h), 0.8 is S = 4h, which only one reading far out can reach (the sums
+    restart at h), so a rule on CUSUM's score compares it with 0.5, or uses the flag.
 
     Parameters: ``alpha`` (default 0.001), ``k`` (default 0.5), ``h`` (default 8.0),
     ``warmup`` readings (default 200), ``threshold`` (default 0.5, i.e. S >= h; about 1e-4
@@ -452,14 +591,16 @@ class WindowedGaussianDetector(Detector):
 
     Re-implemented from its description in the Numenta Anomaly Benchmark: the mean and
     (population) standard deviation of the ``window`` readings before each reading (all of them
-    while fewer have been seen), the score ``erf(|z| / sqrt(2))``, two-sided. With ``step`` > 1
+    while fewer have been seen), and the surprise score of the two-sided normal tail probability
+    of ``z = (x - mean) / std`` (the module's scale). With ``step`` > 1
     the statistics are refreshed only every ``step`` readings once the window is full, as
     NAB's detector does (NAB ran it with window 6400, step 100 and scored from the second
-    reading). NAB's own score, ``1 - Q(|z|)``, is a monotone function of this one, so both rank
-    readings alike and score the same under NAB's threshold optimization.
+    reading). NAB's own score, ``1 - Q(|z|)``, is a monotone function of this one where it does
+    not round to 1 (|z| below 8.3), so both rank readings alike there; beyond, NAB's ties and
+    this one does not.
 
     Parameters: ``window`` readings (default 1000), ``step`` (default 1), ``warmup`` readings
-    (default 100), ``threshold`` (default 0.9999, about 1e-4 false alarms per reading on
+    (default 100), ``threshold`` (default 0.8, p = 1e-4; about 1e-4 false alarms per reading on
     Gaussian noise).
 
     Example:
@@ -476,10 +617,10 @@ class WindowedGaussianDetector(Detector):
     kind = "windowed-gaussian"
     _params = (_Param("window", 1000, 2, 1_000_000, integer=True),
                _Param("step", 1, 1, 1_000_000, integer=True),
-               _Param("warmup", 100, 1, 1e9, integer=True), _threshold(0.9999))
+               _Param("warmup", 100, 1, 1e9, integer=True), _threshold(0.8))
 
     def __init__(self, window: int = 1000, step: int = 1, warmup: int = 100,
-                 threshold: float = 0.9999) -> None:
+                 threshold: float = 0.8) -> None:
         p = self._checked(window=window, step=step, warmup=warmup, threshold=threshold)
         self.window: int = p["window"]
         self.step: int = p["step"]
@@ -525,19 +666,25 @@ class WindowedGaussianDetector(Detector):
 
 
 class HalfSpaceTreesDetector(Detector):
-    """river's Half-Space Trees (Tan, Ting & Liu 2011) on the min-max scaled reading.
+    """river's Half-Space Trees (Tan, Ting & Liu 2011) on the reading and its first difference.
 
-    Each reading is scaled to [0, 1] with the minimum and maximum of the readings before it
-    (values outside that range go outside [0, 1], as river's ``MinMaxScaler`` does), scored
-    with ``HalfSpaceTrees.score_one`` and then learned (``learn_one``, after the range has
-    taken the reading in). The trees need ``window_size`` readings before they score; the
-    ``seed`` fixes the trees, so a detector is deterministic. Needs the ``analytics`` extra
-    (``pip install 'holotwin[analytics]'``). Scores are river's (1 minus the mass, normalized
-    by the largest possible), not probabilities: on one Gaussian signal most readings score
-    about 0.9 and the top 0.1 % above 0.995, so rank them rather than read them.
+    Each reading gives the trees two features: the reading and its difference from the reading
+    before it (0 for the first reading of the stream), each min-max scaled to [0, 1] with the
+    minimum and maximum of that feature over the readings before it (values outside that range
+    go outside [0, 1], as river's ``MinMaxScaler`` does). The value places a reading among the
+    levels seen, the difference tells a jump from a slow move to the same level. The features
+    are scored with ``HalfSpaceTrees.score_one`` and then learned (``learn_one``, after the
+    ranges have taken the reading in). The trees need ``window_size`` readings before they
+    score; the ``seed`` fixes the trees, so a detector is deterministic. Needs the ``analytics``
+    extra (``pip install 'holotwin[analytics]'``).
+
+    Scores are river's (1 minus the mass, normalized by the largest possible), on their own
+    scale, not the surprise scale of the probability-based kinds: on Gaussian noise the median
+    reading scores about 0.82 and about 1 in 1,000 reaches 0.992 (the scores come in steps of
+    the trees' mass counts), so rank them rather than read them.
 
     Parameters: ``n_trees`` (default 10), ``height`` (default 8), ``window_size`` readings
-    (default 250; also the warm-up), ``seed`` (default 42), ``threshold`` (default 0.995,
+    (default 250; also the warm-up), ``seed`` (default 42), ``threshold`` (default 0.992,
     about 1e-3 alarms per reading on Gaussian noise).
 
     Example:
@@ -556,10 +703,10 @@ class HalfSpaceTreesDetector(Detector):
     _params = (_Param("n_trees", 10, 1, 1000, integer=True),
                _Param("height", 8, 1, 20, integer=True),
                _Param("window_size", 250, 2, 1_000_000, integer=True),
-               _Param("seed", 42, 0, 2**32 - 1, integer=True), _threshold(0.995))
+               _Param("seed", 42, 0, 2**32 - 1, integer=True), _threshold(0.992))
 
     def __init__(self, n_trees: int = 10, height: int = 8, window_size: int = 250,
-                 seed: int = 42, threshold: float = 0.995) -> None:
+                 seed: int = 42, threshold: float = 0.992) -> None:
         p = self._checked(n_trees=n_trees, height=height, window_size=window_size, seed=seed,
                           threshold=threshold)
         self.n_trees: int = p["n_trees"]
@@ -577,21 +724,37 @@ class HalfSpaceTreesDetector(Detector):
         self._trees: Any = anomaly.HalfSpaceTrees(
             n_trees=self.n_trees, height=self.height, window_size=self.window_size,
             seed=self.seed)
-        self._low = math.inf
-        self._high = -math.inf
-
-    def _scaled(self, value: float) -> float:
-        span = self._high - self._low
-        return (value - self._low) / span if span > 0.0 else 0.0
+        self._previous: float | None = None
+        # running ranges of the value and of the first difference
+        self._low = [math.inf, math.inf]
+        self._high = [-math.inf, -math.inf]
 
     def _update(self, x: Floats) -> Floats:
         scores = np.empty(x.size)
         trees = self._trees
+        low, high = self._low, self._high
+        previous = self._previous
+        biggest = _FLOAT_MAX
         for i, value in enumerate(x.tolist()):
-            scores[i] = trees.score_one({"x": self._scaled(value)})
-            self._low = min(self._low, value)
-            self._high = max(self._high, value)
-            trees.learn_one({"x": self._scaled(value)})
+            # a difference of two finite readings can overflow; it is held finite
+            diff = 0.0 if previous is None else min(max(value - previous, -biggest), biggest)
+            features = (value, diff)
+            scaled = {}
+            for j, name in enumerate(_HST_FEATURES):
+                span = high[j] - low[j]
+                scaled[name] = (features[j] - low[j]) / span if span > 0.0 else 0.0
+            scores[i] = trees.score_one(scaled)
+            for j, name in enumerate(_HST_FEATURES):
+                v = features[j]
+                if v < low[j]:
+                    low[j] = v
+                if v > high[j]:
+                    high[j] = v
+                span = high[j] - low[j]
+                scaled[name] = (v - low[j]) / span if span > 0.0 else 0.0
+            trees.learn_one(scaled)
+            previous = value
+        self._previous = previous
         return scores
 
 
@@ -600,12 +763,13 @@ class ResidualDetector(Detector):
 
     The input is a normalized innovation r = (measurement - model prediction) / (the state
     estimator's innovation standard deviation), which is N(0, 1) while the physics model fits.
-    The score is ``chi2.cdf(sum of r**2 over the last window readings, df=window)``: the
-    probability that noise alone gives a smaller sum. The current reading is part of its
-    window, so the first score comes after ``window - 1`` readings. Dimensionless.
+    With ``p = chi2.sf(sum of r**2 over the last window readings, df=window)``, the probability
+    that noise alone gives a sum at least this large, the score is the module's surprise score
+    ``L / (L + 1)``, ``L = -log10(p)``. The current reading is part of its window, so the first
+    score comes after ``window - 1`` readings. Dimensionless.
 
-    Parameters: ``window`` readings (default 5), ``threshold`` (default 0.9999: exactly 1e-4
-    false alarms per reading when r is N(0, 1)).
+    Parameters: ``window`` readings (default 5), ``threshold`` (default 0.8, p = 1e-4: exactly
+    1e-4 false alarms per reading when r is N(0, 1)).
 
     Example:
 
@@ -620,9 +784,9 @@ class ResidualDetector(Detector):
     """
 
     kind = "residual"
-    _params = (_Param("window", 5, 1, 100_000, integer=True), _threshold(0.9999))
+    _params = (_Param("window", 5, 1, 100_000, integer=True), _threshold(0.8))
 
-    def __init__(self, window: int = 5, threshold: float = 0.9999) -> None:
+    def __init__(self, window: int = 5, threshold: float = 0.8) -> None:
         p = self._checked(window=window, threshold=threshold)
         self.window: int = p["window"]
         self.threshold = p["threshold"]
@@ -641,7 +805,7 @@ class ResidualDetector(Detector):
             rows = _block_rows(w)
             sums = np.concatenate([windows[r0:r0 + rows].sum(axis=1)
                                    for r0 in range(0, windows.shape[0], rows)])
-            scores[start:] = special.chdtr(w, sums)
+            scores[start:] = _surprise_score(_log_chi2_sf(sums, w))
         self._history = squares[-(w - 1):].copy() if w > 1 else np.zeros(0)
         return scores
 
@@ -663,7 +827,7 @@ def make_detector(spec: Mapping[str, Any]) -> Detector:
     :class:`~holotwin.errors.InvalidInputError` naming the key, the value and what is allowed.
 
     >>> make_detector({"kind": "residual", "window": 10}).spec()
-    {'kind': 'residual', 'window': 10, 'threshold': 0.9999}
+    {'kind': 'residual', 'window': 10, 'threshold': 0.8}
     >>> make_detector({"kind": "ewma", "alpha": 2})
     Traceback (most recent call last):
     ...
