@@ -48,10 +48,11 @@ class TlsFiles:
 
 def _config(service: TwinService, host: str, port: int, settings: ApiSettings,
             log_level: str, tls: TlsFiles | None,
-            ingestion: Ingestion | None = None) -> uvicorn.Config:
+            ingestion: Ingestion | None = None, analytics: bool = True) -> uvicorn.Config:
     check_bind(host, settings)
     return uvicorn.Config(
-        create_app(service, settings, ingestion), host=host, port=port, log_level=log_level,
+        create_app(service, settings, ingestion, analytics=analytics), host=host, port=port,
+        log_level=log_level,
         access_log=False, lifespan="on",
         ssl_certfile=tls.certfile if tls else None, ssl_keyfile=tls.keyfile if tls else None,
     )
@@ -59,10 +60,13 @@ def _config(service: TwinService, host: str, port: int, settings: ApiSettings,
 
 def run_server(service: TwinService, host: str = "127.0.0.1", port: int = 8473,
                settings: ApiSettings | None = None, log_level: str = "info",
-               tls: TlsFiles | None = None, ingestion: Ingestion | None = None) -> None:
-    """Serve until interrupted (Ctrl-C stops it cleanly); ``ingestion`` runs alongside."""
+               tls: TlsFiles | None = None, ingestion: Ingestion | None = None,
+               analytics: bool = True) -> None:
+    """Serve until interrupted (Ctrl-C stops it cleanly); ``ingestion`` runs alongside, and
+    with ``analytics`` the detectors, rules and alert delivery."""
     uvicorn.Server(
-        _config(service, host, port, settings or ApiSettings(), log_level, tls, ingestion)
+        _config(service, host, port, settings or ApiSettings(), log_level, tls, ingestion,
+                analytics)
     ).run()
 
 

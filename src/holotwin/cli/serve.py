@@ -66,9 +66,12 @@ def _terminate_as_interrupt() -> Iterator[None]:
 @click.option("--connectors", type=click.Path(dir_okay=False, path_type=Path), default=None,
               metavar="FILE", help="TOML file of ingestion connectors (MQTT) to run; see "
                                    "docs/ingestion.md.")
+@click.option("--analytics/--no-analytics", default=True, show_default=True,
+              help="Run the anomaly detectors and rules and deliver alerts (one server per "
+                   "store should: --no-analytics on the other replicas).")
 @click.pass_obj
 def serve(obj: CliContext, host: str, port: int, auth: bool, max_body: int,
-          log_level: str, connectors: Path | None) -> None:
+          log_level: str, connectors: Path | None, analytics: bool) -> None:
     """Run the REST API (Ctrl-C stops it).
 
     The API is compatible with Azure Digital Twins (/models, /digitaltwins, /query) and adds
@@ -101,6 +104,8 @@ def serve(obj: CliContext, host: str, port: int, auth: bool, max_body: int,
         click.echo(f"  docs     {url}/docs")
         click.echo(f"  twins    {url}/digitaltwins")
         click.echo(f"  changes  curl -N -H 'Accept: text/event-stream' {url}/events")
+        if analytics:
+            click.echo(f"  alerts   {url}/alerts?state=open (rules: {url}/rules)")
         if ingestion is not None:
             names = ", ".join(s.name for s in ingestion.sources) or "none"
             click.echo(f"  ingest   {url}/ingest/connectors (connectors: {names})")
@@ -111,7 +116,8 @@ def serve(obj: CliContext, host: str, port: int, auth: bool, max_body: int,
                            "'holotwin keys create NAME --scope write'.", err=True)
         click.echo("Press Ctrl-C to stop.")
         try:
-            run_server(service, host, port, settings, log_level, ingestion=ingestion)
+            run_server(service, host, port, settings, log_level, ingestion=ingestion,
+                       analytics=analytics)
         except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down cleanly
             pass
         click.echo("Server stopped.")

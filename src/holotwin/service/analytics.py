@@ -32,6 +32,7 @@ that caused them.
 from __future__ import annotations
 
 import bisect
+import json
 import logging
 import math
 import uuid
@@ -94,6 +95,7 @@ class AnalyticsEngine(LogFollower):
         super().__init__(service, poll_interval, page_size)
         self.history = history
         self._running: dict[tuple[str, str], _Running] = {}
+        self._rules: dict[str, tuple[str, Rule]] = {}
         #: readings scored, rule evaluations and alerts raised and cleared so far
         self.scored = 0
         self.evaluations = 0
@@ -103,14 +105,25 @@ class AnalyticsEngine(LogFollower):
     def failed(self) -> None:
         self._running.clear()
 
+    def _rule(self, rule_id: str, document: dict[str, Any]) -> Rule:
+        """The parsed rule (parsed again only when its document changed)."""
+        key = json.dumps(document, sort_keys=True)
+        hit = self._rules.get(rule_id)
+        if hit is None or hit[0] != key:
+            hit = self._rules[rule_id] = (key, Rule.parse(rule_id, document))
+        return hit[1]
+
     # rounds ------------------------------------------------------------------------------
     def run_once(self) -> int:
         """Score and evaluate the twins touched since the last round; return how many."""
         service = self.service
         detectors = [d for d in service.store.list_documents(DETECTOR).values()
                      if d.get("enabled", True)]
-        rules = [r for r in (Rule.parse(k, d) for k, d in
+        rules = [r for r in (self._rule(k, d) for k, d in
                              service.store.list_documents(RULE).items()) if r.enabled]
+        ids = {d["id"] for d in detectors}
+        for key in [k for k in self._running if k[0] not in ids]:  # deleted or disabled
+            del self._running[key]
         if self._position is None:
             position = service.last_event_seq()
             touched = self._covered(detectors, rules)
@@ -169,7 +182,9 @@ class AnalyticsEngine(LogFollower):
         with ALERT_LOCK:
             for twin_id in twin_ids:
                 record = service.store.get_twin(twin_id)
-                if record is None:
+                if record is None:  # deleted: forget its detectors
+                    for key in [k for k in self._running if k[1] == twin_id]:
+                        del self._running[key]
                     continue
                 models[twin_id] = record.model_id
                 mine = [d for d in detectors if self._covers(d.get("model"), d.get("twins", ()),
