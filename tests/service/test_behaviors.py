@@ -114,6 +114,13 @@ def test_estimates_follow_the_telemetry_and_converge(cells: TwinService) -> None
     eod = shown["timeToEvent.EOD"]["value"]
     assert eod == pytest.approx(true_eod(truth, 2.0), rel=0.02)
     assert len(cells.telemetry_history("c1", "estimate.qb", 0, math.inf)) == 2
+    # every measurement leaves its normalized innovation, about N(0, 1) once the filter has
+    # settled, since the readings come from the model itself
+    for output in ("t", "v"):
+        residuals = cells.telemetry_history("c1", f"residual.{output}", 0, math.inf)
+        assert [p.time for p in residuals] == [T0 + k for k in range(1, 601)]
+        settled = np.array([p.value for p in residuals[100:]])
+        assert 0.5 < float(np.mean(settled**2)) < 2.0, output
     # nothing new: nothing to do
     assert cells.update_estimates(["c1"]) == 0
 
