@@ -244,10 +244,21 @@ def test_the_clock_is_not_read_for_durations(ovens: TwinService, clock: ManualCl
     clock.advance(3600)
     engine.run_once()
     assert alerts(ovens) == []
-    # a new rule starts at the latest reading (T0 + 1): 59 s later is not yet 60 s
-    feed(ovens, "oven-1", [90], T0 + 60)
+    # hot since T0: 59 s later is not yet 60 s, 60 s is
+    feed(ovens, "oven-1", [90], T0 + 59)
     engine.run_once()
     assert alerts(ovens) == []
-    feed(ovens, "oven-1", [90], T0 + 61)
+    feed(ovens, "oven-1", [90], T0 + 60)
     engine.run_once()
-    assert len(alerts(ovens)) == 1
+    [alert] = alerts(ovens)
+    assert from_iso(alert["since"]) == T0 and from_iso(alert["raisedAt"]) == T0 + 60
+
+
+def test_a_new_rule_raises_at_once_when_its_condition_has_held_long_enough(
+        ovens: TwinService) -> None:
+    feed(ovens, "oven-1", [90.0] * 60, T0)  # hot from T0 to T0 + 59
+    feed(ovens, "oven-2", [90.0] * 20, T0 + 40)  # hot from T0 + 40 only
+    ovens.put_rule("hot", {"condition": "temperature > 80", "for": 30, "model": OVEN})
+    AnalyticsEngine(ovens).run_once()
+    [alert] = alerts(ovens)
+    assert alert["twinId"] == "oven-1" and from_iso(alert["since"]) == T0 + 29

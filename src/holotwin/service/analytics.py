@@ -17,7 +17,8 @@ The engine follows the change log (``telemetry`` and ``twin.updated`` events; se
    condition on properties alone, ``status == 'fault'`` for 30 s, moves on in time), with
    reported properties at their current values; the rule's
    state per twin is a document (``rule-state``), so a restart goes on where it stopped.
-   A new rule (or one cleared by hand) starts at the twin's latest reading. Raised and
+   A new rule (or one cleared by hand) starts with the readings of its duration (``for``)
+   before the twin's latest reading: one whose condition has held that long raises at once. Raised and
    cleared alerts are documents ``alert`` plus ``alert.*`` events.
 
 Everything a round makes (scores, their telemetry events, rule states, alerts and alert
@@ -283,8 +284,11 @@ class AnalyticsEngine(LogFollower):
         for rule, key in zip(rules, keys, strict=True):
             saved = states.get(key) or {}
             state = RuleState.of(saved)
+            # a new state looks back over the rule's duration too: a rule added while its
+            # condition has held long enough raises at once
+            span = rule.for_seconds if not math.isfinite(state.t) else 0.0
             lookback = max(rule.condition.window, rule.clear.window if rule.clear else 0.0,
-                           _RULE_LOOKBACK)
+                           _RULE_LOOKBACK, span)
             series: dict[str, list[tuple[float, Any]]] = {}
             times: set[float] = set()
             newest = -math.inf
@@ -317,7 +321,8 @@ class AnalyticsEngine(LogFollower):
                 times.add(heard)
                 newest = max(newest, heard)
             if not math.isfinite(state.t):
-                times = {newest} if math.isfinite(newest) else set()
+                times = {t for t in times if t >= newest - span} | (
+                    {newest} if math.isfinite(newest) else set())
             order = sorted(times)[:_MAX_TIMES]
             if not order:
                 continue
