@@ -15,7 +15,10 @@ way. ``residual`` expects normalized innovations, so it is fed the same signal s
 readings, where every window's sum of squares is far beyond where the chi-square tail
 underflows, so every score takes the continued-fraction path. A second peer row feeds river the
 two features our ``half-space-trees`` kind uses (the value and its first difference, each
-min-max scaled), the like-for-like peer of that kind. The ratio column is readings/s over the
+min-max scaled), the like-for-like peer of that kind. A second ``relative-entropy`` row feeds
+it a random walk (the cumulative sum of the noise), its costly case: the range keeps growing
+(every new extreme recounts all stored windows) and the windows keep changing (more
+hypotheses, each compared with every window). The ratio column is readings/s over the
 first peer's events/s. The process is pinned to one core where the OS allows it
 (``os.sched_setaffinity``). Ends with one JSON line.
 """
@@ -111,12 +114,15 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     cases = [(kind, kind) for kind in sorted(DETECTORS)]
     cases.append(("residual", "residual (raw readings)"))
+    cases.append(("relative-entropy", "relative-entropy (random walk)"))
     for kind, label in cases:
         print(f"{label} ...", file=sys.stderr, flush=True)
         if kind == "half-space-trees":
             readings = x[: max(1, args.readings // 4)]
         elif label == "residual":
             readings = (x - MEAN) / STD  # its input: normalized innovations
+        elif label == "relative-entropy (random walk)":
+            readings = np.cumsum(x - MEAN)
         else:
             readings = x
         rate = time_detector(kind, readings, args.chunk, args.repeat)

@@ -32,11 +32,16 @@ SMALL: dict[str, dict[str, Any]] = {
     "windowed-gaussian": {"window": 9, "step": 4, "warmup": 2},
     "half-space-trees": {"n_trees": 3, "height": 4, "window_size": 8},
     "residual": {"window": 4},
+    # few bins and hypotheses: windows often match none, a hypothesis turns normal only after
+    # two matches, and the store is full (evictions) within a short stream
+    "relative-entropy": {"window": 5, "bins": 3, "min_matches": 2, "max_hypotheses": 3},
 }
 KINDS = sorted(DETECTORS)
 STATISTICAL = [k for k in KINDS if k != "half-space-trees"]
-# the kinds whose score is the surprise score of a tail probability
-PROBABILITY = [k for k in STATISTICAL if k != "cusum"]
+# the kinds whose score is the surprise score of a tail probability of the reading's deviation
+# (relative-entropy's is of a binned window's G statistic: a reading beyond every reading
+# before it falls in a bin no stored histogram fills, p = 0, and scores 1.0)
+PROBABILITY = [k for k in STATISTICAL if k not in ("cusum", "relative-entropy")]
 
 
 def surprise(log_p: Any) -> Any:
@@ -66,9 +71,10 @@ def test_scores_do_not_depend_on_how_the_stream_is_split(
     assert np.array_equal(np.concatenate(pieces), at_once)
 
 
-@pytest.mark.parametrize("kind", ["windowed-gaussian", "cusum"])
+@pytest.mark.parametrize("kind", ["windowed-gaussian", "cusum", "relative-entropy"])
 def test_split_invariance_over_long_streams(kind: str) -> None:
-    # step 1 for the windowed Gaussian; many alarms and restarts for CUSUM
+    # step 1 for the windowed Gaussian; many alarms and restarts for CUSUM; for relative
+    # entropy, new extremes (recounts), new hypotheses, hypotheses turning normal, evictions
     extra = {"step": 1} if kind == "windowed-gaussian" else {}
     rng = np.random.default_rng(0)
     x = np.cumsum(rng.normal(size=5000)) + rng.standard_t(2, size=5000)
@@ -314,3 +320,86 @@ def test_doctests() -> None:
     result = doctest.testmod(detectors, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 7 and result.failed == 0
 
+
+
+def test_relative_entropy_scores_are_the_g_test_against_the_stored_histograms() -> None:
+    from scipy.stats import chi2
+
+    # window 4, 2 bins over the running range [0, 1]: the first window [0, 0, 0, 1] is the
+    # first hypothesis, counts (3, 1)
+    detector = make_detector({"kind": "relative-entropy", "window": 4, "bins": 2})
+    scores = detector.update([0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0])
+    assert scores[:4].tolist() == [0.0] * 4
+    # G = 2 sum n ln(n / m): (2, 2) and (1, 3) against (3, 1) are accepted (G below 6.63,
+    # chi-square with 1 degree of freedom at 0.99); (0, 4) is not and is stored
+    g = [4 * np.log(4 / 3), 4 * np.log(3), 8 * np.log(4)]
+    assert scores[4:] == pytest.approx(surprise(chi2.logsf(g, df=1)), rel=1e-12)
+    assert detector.flags(scores).tolist() == [False] * 6 + [True]  # threshold: p = 0.01
+    assert detector._matches[:detector._size].tolist() == [3, 1]
+    # a new minimum widens the range to [-1, 1]: both stored windows are counted again over
+    # the new bins, (0, 4), and neither fills the bin of -1 (p = 0)
+    assert detector.update([-1.0]).tolist() == [1.0]
+    assert detector._counts[:2].tolist() == [[0, 4], [0, 4]]
+
+
+def test_relative_entropy_detects_a_change_of_level_or_spread() -> None:
+    # defaults, one seed: a step of 3 sigma, then (a fresh stream) the spread shrinking to
+    # 0.3: no reading beyond the range, so it is the histogram's shape that is flagged
+    for change, within in (("step", 15), ("spread", 52)):
+        x = np.random.default_rng(5).normal(size=6000)
+        if change == "step":
+            x[5000:] += 3.0
+        else:
+            x[5000:] *= 0.3
+        detector = make_detector({"kind": "relative-entropy"})
+        scores = detector.update(x)
+        flagged = np.flatnonzero(detector.flags(scores))
+        after = flagged[flagged >= 5000]
+        assert after.size and after[0] < 5000 + within, (change, after[:3])
+        assert flagged[(flagged >= 1000) & (flagged < 5000)].size <= 1  # after learning
+        if change == "spread":
+            assert scores[after[0]] < 1.0 and x[5000:after[0] + 1].max() < x[:5000].max()
+
+
+def test_relative_entropy_learns_what_is_normal_from_matches() -> None:
+    # min_matches 3: a stored histogram is normal once three windows (its own included) have
+    # matched it; every window here has the counts (2, 2), G = 0
+    detector = make_detector({"kind": "relative-entropy", "window": 4, "bins": 2,
+                              "min_matches": 3})
+    scores = detector.update([0.0, 1.0, 0.0, 1.0] * 3)
+    assert scores[4:6].tolist() == [1.0, 1.0]  # one match, then two: not normal yet
+    assert (scores[6:] == 0.0).all()  # three matches: normal
+    assert detector._size == 1 and detector._matches[0] == 9
+
+
+def test_relative_entropy_store_is_bounded_and_forgets_the_least_matched() -> None:
+    detector = make_detector({"kind": "relative-entropy", "window": 3, "bins": 3,
+                              "max_hypotheses": 2})
+    rng = np.random.default_rng(9)
+    detector.update(np.repeat(rng.normal(size=200), rng.integers(1, 5, size=200)))
+    assert detector._size == 2 and detector._raw.shape[0] == 2
+    # a flat stream, then another level: the first hypothesis has all the matches, the new
+    # level's window is stored beside it
+    flat = make_detector({"kind": "relative-entropy", "window": 3, "bins": 2,
+                          "max_hypotheses": 2})
+    scores = flat.update([5.0] * 50 + [6.0] * 10 + [7.0] * 10)
+    assert (scores[:50] == 0.0).all()  # one value: one bin, G = 0
+    assert scores[50] == 1.0  # a new maximum
+    assert flat._size == 2 and flat._matches[0] >= 40
+    assert flat._raw[1].tolist() != [5.0] * 3
+
+
+def test_relative_entropy_parameters() -> None:
+    spec = make_detector({"kind": "relative-entropy"}).spec()
+    assert spec == {"kind": "relative-entropy", "window": 52, "bins": 5, "confidence": 0.99,
+                    "min_matches": 1, "max_hypotheses": 1000, "threshold": 2 / 3}
+    with pytest.raises(InvalidInputError, match=r"'confidence' must be a number in \(0, 1\)"):
+        make_detector({"kind": "relative-entropy", "confidence": 1.0})
+    with pytest.raises(InvalidInputError, match=r"'bins' must be an integer in \[2, 1000\]"):
+        make_detector({"kind": "relative-entropy", "bins": 1})
+    with pytest.raises(InvalidInputError, match=r"'window' must be an integer in \[2, 100000\]"):
+        make_detector({"kind": "relative-entropy", "window": 1})
+    # readings near the float limits: no overflow in the bins
+    detector = make_detector({"kind": "relative-entropy", "window": 2, "bins": 2})
+    scores = detector.update([1e308, -1e308, 1e308, 0.0, -1e308, 5e-324, 0.0])
+    assert np.isfinite(scores).all() and ((scores >= 0.0) & (scores <= 1.0)).all()
