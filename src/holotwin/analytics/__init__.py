@@ -1,7 +1,7 @@
 """Analytics (core: pure NumPy/SciPy): streaming anomaly detection, rules for alerts, KPIs.
 
 - :mod:`~holotwin.analytics.detectors`: one reading stream in, one anomaly score per reading
-  out (robust z-score, EWMA, CUSUM, windowed Gaussian, river's Half-Space Trees, and the
+  out (robust z-score, EWMA, CUSUM, windowed Gaussian, relative entropy, river's Half-Space Trees, and the
   ``residual`` detector on a behavior model's innovations);
 - :mod:`~holotwin.analytics.expressions` and :mod:`~holotwin.analytics.rules`: conditions in a
   safe expression language, and the raise / clear lifecycle with durations and hysteresis;
@@ -21,6 +21,7 @@ from holotwin.analytics.detectors import (
     Detector,
     EwmaDetector,
     HalfSpaceTreesDetector,
+    RelativeEntropyDetector,
     ResidualDetector,
     RobustZDetector,
     WindowedGaussianDetector,
@@ -39,6 +40,7 @@ __all__ = [
     "EwmaDetector",
     "Expression",
     "HalfSpaceTreesDetector",
+    "RelativeEntropyDetector",
     "ResidualDetector",
     "RobustZDetector",
     "Rule",
