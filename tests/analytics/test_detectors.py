@@ -13,13 +13,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from holotwin.analytics import detectors
-from holotwin.analytics.detectors import base, half_space_trees, relative_entropy, statistical
 from holotwin.analytics.detectors import (
     DETECTORS,
     Detector,
+    base,
+    half_space_trees,
     make_detector,
     probability_from_score,
+    relative_entropy,
     score_from_probability,
+    statistical,
 )
 from holotwin.errors import InvalidInputError
 
