@@ -97,6 +97,10 @@ def create_app(service: TwinService, settings: ApiSettings | None = None,
         api.include_router(module.router)
     app.include_router(api)
 
+    from holotwin.web import install_dashboard  # the edge above the API, not below it
+
+    install_dashboard(app)
+
     @app.get("/health", include_in_schema=False)
     async def health() -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__})

@@ -13,7 +13,11 @@ from fastapi import Request
 from holotwin.errors import AuthenticationError, InvalidInputError, PayloadTooLargeError
 from holotwin.service import ApiKeys, TwinService
 
-__all__ = ["ApiSettings", "authorize", "is_loopback", "read_json", "service_of"]
+__all__ = ["SESSION_COOKIE", "ApiSettings", "authorize", "is_loopback", "read_json",
+           "service_of"]
+
+#: the cookie the dashboard's sign-in sets (the API key; HttpOnly, SameSite=Strict)
+SESSION_COOKIE = "holotwin_key"
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,8 @@ async def authorize(request: Request) -> None:
     header = request.headers.get("authorization", "")
     if key is None and header.lower().startswith("bearer "):
         key = header[7:].strip()
+    if not key:  # the dashboard's sign-in keeps the key in an HttpOnly, SameSite cookie
+        key = request.cookies.get(SESSION_COOKIE)
     if not key:
         raise AuthenticationError(
             "This server requires an API key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'"

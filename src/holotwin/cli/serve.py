@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -125,6 +127,15 @@ def serve(obj: CliContext, host: str, port: int, auth: bool, max_body: int,
         service.close()
 
 
+def _desktop() -> bool:
+    """Whether a browser window would reach the user: a terminal on a desktop session."""
+    if not sys.stdout.isatty():
+        return False
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 @click.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True,
               help="Port of the API on 127.0.0.1.")
@@ -155,15 +166,18 @@ def serve(obj: CliContext, host: str, port: int, auth: bool, max_body: int,
                    "it trips, raising alerts on the way.")
 @click.option("--fault-after", type=click.FloatRange(0), default=40.0, show_default=True,
               metavar="SECONDS", help="Seconds of demo before the bearing starts to wear.")
+@click.option("--open/--no-open", "open_browser", default=None,
+              help="Open the dashboard in a web browser (default: when run in a terminal of "
+                   "a desktop session).")
 @click.pass_obj
 def demo(obj: CliContext, port: int, machines: int, lines: int, interval: float,
          duration: float | None, server: bool, seed: int, broker: str | None,
          mqtt_prefix: str, what_if: bool, what_if_after: float, fault: bool,
-         fault_after: float) -> None:
+         fault_after: float, open_browser: bool | None) -> None:
     """Run a live plant: simulated machines feeding their twins.
 
     Builds a plant (lines of machines) in the data directory, or reuses the one there, starts
-    the API and simulates the machines: telemetry (temperature, vibration, power) every
+    the API and the dashboard (http://127.0.0.1:8473/ui/) and simulates the machines: telemetry (temperature, vibration, power) every
     interval, property updates (parts produced, run hours, status) every few. Set a machine's
     desired speed through the API and watch it follow. Ctrl-C stops it.
 
@@ -197,7 +211,9 @@ def demo(obj: CliContext, port: int, machines: int, lines: int, interval: float,
                           duration=duration, server=server, seed=seed, mqtt=broker,
                           mqtt_prefix=mqtt_prefix,
                           whatif_after=what_if_after if what_if else None,
-                          fault_after=fault_after if fault else None)
+                          fault_after=fault_after if fault else None,
+                          open_browser=server and (_desktop() if open_browser is None
+                                                   else open_browser))
     service = obj.open_service()
     try:
         with _terminate_as_interrupt():

@@ -43,6 +43,7 @@ class DemoLinks:
                     *broker, ("Data", self.location)]
         url, twin = self.base_url, f"{self.base_url}/digitaltwins/{self.machine_id}"
         return [
+            ("Dashboard", f"{url}/ui/"),
             *broker,
             ("API docs", f"{url}/docs"),
             ("A machine", twin),

@@ -61,6 +61,8 @@ class DemoOptions:
     """First topic level of the devices' topics."""
     whatif_after: float | None = 20.0
     """Seconds of demo after which the what-if on the first line starts; None: no what-if."""
+    open_browser: bool = False
+    """Open the dashboard in the default web browser once the server is up."""
     fault_after: float | None = 40.0
     """Seconds of demo after which a bearing of the first line's second machine starts to
     wear (an injected fault that raises alerts); None: no injected fault."""
@@ -189,6 +191,10 @@ def run_demo(
 
             server = ServerThread(service, options.host, options.port,
                                   ingestion=ingestion).start()  # /ingest/connectors shows it
+            if options.open_browser:
+                import webbrowser
+
+                webbrowser.open(f"{server.url}/ui/")
         fleet.start()
         batteries.start()
         for follower in followers:

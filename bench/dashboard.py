@@ -1,0 +1,100 @@
+"""Dashboard page load times with 500 twins, in headless Chromium, against the 1 s ceiling.
+
+    python bench/dashboard.py [--lines 5] [--machines 99] [--repeat 5] [--chromium PATH]
+
+Builds the demo plant with ``--lines`` lines of ``--machines`` machines (5 x 99: 501 twins with
+the plant and the lines, plus a battery pack per line), two minutes of history, the demo's
+rules and its injected fault, serves it (uvicorn, SQLite), and loads each page ``--repeat``
+times in a fresh browser context (nothing cached but plotly.js, as for a user who has been
+there before; the first load of each page, with a cold cache, is reported apart). A page
+counts as loaded when its content is drawn: the time from navigation start until the page
+sets ``body[data-ready]`` (its data fetched and rendered). Prints the median and the worst
+load per page and the ratio to the 1 s ceiling, and one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, make_history  # noqa: E402
+
+from holotwin.api.server import ServerThread  # noqa: E402
+from holotwin.service import TwinService  # noqa: E402
+from holotwin.store import SqliteStore  # noqa: E402
+
+CEILING = 1.0  # s
+PAGES = [("overview", "/ui/"), ("twin graph", "/ui/twins"), ("twin", "/ui/twins/machine-1-2"),
+         ("battery", "/ui/twins/battery-1"), ("scenarios", "/ui/scenarios")]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lines", type=int, default=5)
+    parser.add_argument("--machines", type=int, default=99)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--history", type=int, default=120)
+    parser.add_argument("--chromium", default=CHROMIUM)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as folder:
+        data = Path(folder)
+        started = time.perf_counter()
+        print(f"building {args.lines} x {args.machines} machines with {args.history} s of "
+              "history ...", file=sys.stderr)
+        make_history(data, args.lines, args.machines, args.history)
+        print(f"  {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        service = TwinService(SqliteStore(data / "holotwin.db"))
+        twins = service.count_twins()
+        server = ServerThread(service).start()
+        results: dict[str, dict[str, float]] = {}
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=args.chromium,
+                                                     headless=True, args=CHROMIUM_ARGS)
+                context = browser.new_context(viewport={"width": 1400, "height": 900})
+                for name, path in PAGES:
+                    times = []
+                    for k in range(args.repeat + 1):
+                        page = context.new_page()
+                        page.goto(server.url + path)
+                        page.wait_for_selector("body[data-ready]", timeout=30_000)
+                        ready = page.evaluate("document.body.dataset.ready")
+                        if ready == "error":
+                            raise SystemExit(f"{path}: the page failed: "
+                                             f"{page.inner_text('main')[:300]}")
+                        times.append(float(ready) / 1000.0)
+                        page.close()
+                        print(f"  {name}: load {k + 1}: {times[-1] * 1000:.0f} ms",
+                              file=sys.stderr)
+                    warm = times[1:]
+                    results[name] = {"cold": times[0], "median": statistics.median(warm),
+                                     "worst": max(warm)}
+                browser.close()
+        finally:
+            server.stop()
+            service.close()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; Chromium headless; "
+          f"{twins} twins")
+    print(f"{'page':14}{'first (ms)':>12}{'median (ms)':>13}{'worst (ms)':>12}"
+          f"{'median / 1 s':>14}")
+    for name, r in results.items():
+        print(f"{name:14}{r['cold'] * 1000:>12.0f}{r['median'] * 1000:>13.0f}"
+              f"{r['worst'] * 1000:>12.0f}{r['median'] / CEILING:>14.2f}")
+    print(json.dumps({"twins": twins, "ceiling_s": CEILING, "pages": results}))
+    return 0 if all(r["worst"] < CEILING for r in results.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
