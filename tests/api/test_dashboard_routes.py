@@ -1,0 +1,70 @@
+"""The dashboard's own routes without a browser: pages, static files, the session, the graph."""
+
+from __future__ import annotations
+
+from holotwin.api import ApiSettings
+from holotwin.demo.plant import build_plant
+from holotwin.service import ApiKeys, TwinService
+from tests.api.conftest import make_client
+
+
+def test_pages_static_files_and_plotly(service: TwinService) -> None:
+    with make_client(service) as client:
+        r = client.get("/", follow_redirects=False)
+        assert r.status_code == 307 and r.headers["location"] == "/ui/"
+        assert client.get("/ui/signin").headers["content-type"].startswith("text/html")
+        r = client.get("/ui/static/app.js")
+        assert r.status_code == 200 and "export async function api" in r.text
+        assert r.headers["content-type"].startswith("text/javascript")
+        r = client.get("/ui/vendor/plotly.min.js")
+        assert r.status_code == 200 and len(r.content) > 1_000_000
+        for bad in ("/ui/static/..%2Froutes.py", "/ui/static/nope.js", "/ui/nope"):
+            r = client.get(bad)
+            assert r.status_code == 404, bad
+            assert r.headers["content-type"] == "application/problem+json"
+
+
+def test_the_session_with_and_without_auth(service: TwinService) -> None:
+    with make_client(service) as client:
+        assert client.get("/ui/session").json() == {"auth": False, "signedIn": True,
+                                                    "scope": "admin"}
+    key = ApiKeys(service.store, service.clock).create("viewer", "read")[1]
+    with make_client(service, ApiSettings(auth=True)) as client:
+        assert client.get("/ui/session").json() == {"auth": True, "signedIn": False}
+        assert client.get("/ui/api/graph").status_code == 401
+        r = client.post("/ui/session", json={"key": "htk_bad_bad"})
+        assert r.status_code == 401 and "set-cookie" not in r.headers
+        assert client.post("/ui/session", json={"nokey": 1}).status_code == 400
+        r = client.post("/ui/session", json={"key": key})
+        assert r.status_code == 200 and r.json()["scope"] == "read"
+        cookie = r.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+        # the cookie now signs the API calls in, with the key's scope
+        assert client.get("/ui/session").json()["name"] == "viewer"
+        assert client.get("/ui/api/graph").status_code == 200
+        assert client.put("/rules/r", json={"condition": "x > 1", "twins": ["a"]}
+                          ).status_code == 403
+        assert client.delete("/ui/session").status_code == 204
+        assert client.get("/ui/api/graph").status_code == 401
+
+
+def test_the_graph_in_one_answer(service: TwinService) -> None:
+    build_plant(service, lines=2, machines_per_line=3)
+    service.put_rule("stopped", {"condition": "status == 'fault'",
+                                 "twins": ["machine-2-3"], "severity": "critical"})
+    service.patch_twin("machine-2-3", [{"op": "replace", "path": "/status", "value": "fault"}])
+    from holotwin.service import AnalyticsEngine
+
+    AnalyticsEngine(service).run_once()
+    with make_client(service) as client:
+        graph = client.get("/ui/api/graph").json()
+    ids = [t["id"] for t in graph["twins"]]
+    assert len(ids) == 1 + 2 + 6 and ids == sorted(ids) and not graph["truncated"]
+    faulty = next(t for t in graph["twins"] if t["id"] == "machine-2-3")
+    assert faulty["status"] == "fault" and faulty["alerts"] == 1
+    assert faulty["severity"] == "critical"
+    assert next(t for t in graph["twins"] if t["id"] == "machine-1-1")["alerts"] == 0
+    edges = {(r["source"], r["name"], r["target"]) for r in graph["relationships"]}
+    assert ("plant", "hasLine", "line-2") in edges and ("line-2", "hasMachine",
+                                                        "machine-2-3") in edges
+    assert len(edges) == 2 + 6
