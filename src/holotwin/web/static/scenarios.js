@@ -374,7 +374,8 @@ function lineComparison(box, comparison, names) {
   });
   const titles = LINE_KPIS.map(([, title]) => title);
   const paired = others.every((run) => run.paired);
-  const diffLayout = subplotLayout(titles, { showlegend: false, ticks: true });
+  // a legend, like the means above: scenario names are too long for tick labels
+  const diffLayout = subplotLayout(titles);
   LINE_KPIS.forEach(([key, , scale], i) => {
     // zero in view, with room around the intervals (tozero would put zero on the edge)
     const ends = others.flatMap((run) => [run.vsBaseline?.[key]?.low, run.vsBaseline?.[key]?.high])
