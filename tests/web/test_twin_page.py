@@ -294,8 +294,10 @@ def test_the_range_buttons_reload_the_charts_with_aggregates(plant: Plant, page:
     assert points(page, "temperature") == buckets  # only the zoomed chart
 
     page.click('.range-bar button[data-span="600"]')
+    # every chart reloads on its own: wait for both, not the first
     page.wait_for_function(
-        "n => +document.querySelector('.chart[data-signal=temperature]').dataset.points > n",
+        "n => +document.querySelector('.chart[data-signal=temperature]').dataset.points > n"
+        " && +document.querySelector('.chart[data-signal=power]').dataset.points > 400",
         arg=buckets, timeout=TIMEOUT)
     assert points(page, "power") > 400
     assert page.errors == []

@@ -167,7 +167,22 @@ export function statusBadge(status) {
   return status ? el("span", { class: `status ${status}` }, status) : "";
 }
 
-// plotly with the dashboard's look; Plotly is global (loaded by the page)
+// plotly.js (4.8 MB) is loaded when a page first draws a chart, not by the page shell:
+// evaluating it takes longer than the rest of a page (about a second in a headless Chromium),
+// and a page's text need not wait for it. Resolves to the global Plotly.
+let plotlyLoading = null;
+export function loadPlotly() {
+  if (typeof Plotly !== "undefined") return Promise.resolve(window.Plotly);
+  plotlyLoading ??= new Promise((resolve, reject) => {
+    document.head.append(el("script", {
+      src: "/ui/vendor/plotly.min.js", onload: () => resolve(window.Plotly),
+      onerror: () => { plotlyLoading = null; reject(new Error("plotly.js is missing (pip install plotly)")); },
+    }));
+  });
+  return plotlyLoading;
+}
+
+// plotly with the dashboard's look
 export const chartLayout = (extra = {}) => ({
   margin: { l: 50, r: 20, t: 30, b: 40 },
   font: { family: "system-ui, sans-serif", size: 12 },

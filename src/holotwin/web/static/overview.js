@@ -4,9 +4,7 @@
 // Requests: GET /ui/api/graph (every twin with its status and open alerts, one request
 // however many twins), GET /digitaltwins/{root}/kpis?depth=2 (the rollup, one request),
 // GET /alerts?state=open; the change feed (GET /events?type=alert.*) triggers a refresh.
-import {
-  api, boot, chartConfig, chartLayout, el, fmt, follow, severityBadge, statusBadge,
-} from "/ui/static/app.js";
+import { api, boot, chartConfig, chartLayout, el, fmt, follow, loadPlotly, severityBadge, statusBadge } from "/ui/static/app.js";
 
 const ATTENTION_EVERY = 10_000;  // ms: alerts come by the feed; this catches status changes
 const KPIS_EVERY = 30_000;       // ms: the KPIs are over an hour, they move slowly
@@ -23,20 +21,6 @@ const TILES = [
   ["energy", "Energy", (v) => `${fmt.number(v, 1)} kWh`],
 ];
 
-// plotly.js (3.5 MB) is loaded when a chart is first drawn, not by the page shell: evaluating
-// it takes longer than the rest of the page (over a second in a headless Chromium), and the
-// tiles and the attention list need not wait for it
-let plotlyLoading = null;
-function loadPlotly() {
-  if (typeof Plotly !== "undefined") return Promise.resolve();
-  plotlyLoading ??= new Promise((resolve, reject) => {
-    document.head.append(el("script", {
-      src: "/ui/vendor/plotly.min.js", onload: () => resolve(),
-      onerror: () => { plotlyLoading = null; reject(new Error("plotly.js is missing (pip install plotly)")); },
-    }));
-  });
-  return plotlyLoading;
-}
 
 const twinLink = (id) => el("a", { href: `/ui/twins/${encodeURIComponent(id)}`, class: "twin" }, id);
 

@@ -9,9 +9,7 @@
 // POST /scenarios/compare {"ids": [baseline, ...]}, and for forks GET /scenarios/{id} of
 // each (the percentiles of the times of event are in the results).
 // ?twin=<id> preselects a line (or the line of a station) or a twin with a behavior.
-import {
-  ApiError, api, boot, canWrite, chartConfig, chartLayout, el, fmt, showError, statusBadge, table,
-} from "/ui/static/app.js";
+import { ApiError, api, boot, canWrite, chartConfig, chartLayout, el, fmt, loadPlotly, showError, statusBadge, table } from "/ui/static/app.js";
 
 const POLL_MS = 500;
 const PALETTE = ["#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#0ea5e9", "#84cc16", "#ec4899"];
@@ -28,20 +26,6 @@ const KPI_ROWS = [
 ];
 const TERMINAL = new Set(["done", "failed"]);
 
-// plotly.js (3.5 MB) is loaded when a chart is first drawn, not by the page shell: evaluating
-// it takes longer than the rest of the page (over a second in a headless Chromium), and the
-// tiles and the attention list need not wait for it
-let plotlyLoading = null;
-function loadPlotly() {
-  if (typeof Plotly !== "undefined") return Promise.resolve();
-  plotlyLoading ??= new Promise((resolve, reject) => {
-    document.head.append(el("script", {
-      src: "/ui/vendor/plotly.min.js", onload: () => resolve(),
-      onerror: () => { plotlyLoading = null; reject(new Error("plotly.js is missing (pip install plotly)")); },
-    }));
-  });
-  return plotlyLoading;
-}
 
 const twinLink = (id) => el("a", { href: `/ui/twins/${encodeURIComponent(id)}` }, id);
 const num = (value, digits = 3) => fmt.number(value, digits);

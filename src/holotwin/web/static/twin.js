@@ -5,8 +5,7 @@
 // estimate only when the twin has such signals). The page is ready when its text is drawn; then
 // plotly.js runs and the charts are drawn (main[data-complete]). The change feed keeps it live.
 import {
-  api, ApiError, boot, canWrite, chartConfig, chartLayout, el, fmt, follow, session,
-  severityBadge, statusBadge,
+  ApiError, api, boot, canWrite, chartConfig, chartLayout, el, fmt, follow, loadPlotly, session, severityBadge, statusBadge,
 } from "/ui/static/app.js";
 
 const DERIVED = ["anomaly.", "residual.", "estimate.", "timeToEvent."];
@@ -27,11 +26,7 @@ const base = `/digitaltwins/${enc(twinId)}`;
 // plotly.js (preloaded by the page) runs only once the page's text is drawn: it takes long
 let startPlotly;
 const plotly = new Promise((resolve, reject) => {
-  startPlotly = () => {
-    if (window.Plotly) return resolve(window.Plotly);
-    document.head.append(el("script", { src: "/ui/vendor/plotly.min.js", onload: () => resolve(window.Plotly),
-      onerror: () => reject(new Error("plotly.js did not load: pip install plotly")) }));
-  };
+  startPlotly = () => loadPlotly().then(resolve, reject);
 });
 
 const page = {
