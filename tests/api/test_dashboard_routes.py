@@ -68,3 +68,17 @@ def test_the_graph_in_one_answer(service: TwinService) -> None:
     assert ("plant", "hasLine", "line-2") in edges and ("line-2", "hasMachine",
                                                         "machine-2-3") in edges
     assert len(edges) == 2 + 6
+
+
+def test_the_newest_history_first(service: TwinService) -> None:
+    build_plant(service, lines=1, machines_per_line=1)
+    for speed in (10.0, 20.0, 30.0):
+        service.patch_twin("machine-1-1", [{"op": "replace", "path": "/speed", "value": speed}])
+    with make_client(service) as client:
+        oldest = client.get("/digitaltwins/machine-1-1/history?limit=2").json()["value"]
+        newest = client.get("/digitaltwins/machine-1-1/history?order=newest&limit=2").json()
+        assert [e["revision"] for e in oldest] == [1, 2]
+        assert [e["revision"] for e in newest["value"]] == [4, 3]
+        assert newest["value"][0]["data"]["twin"]["speed"] == 30.0
+        r = client.get("/digitaltwins/machine-1-1/history?order=sideways")
+        assert r.status_code == 400 and "'order'" in r.json()["detail"]

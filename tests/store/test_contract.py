@@ -128,6 +128,8 @@ def test_twin_history_and_as_of(store: Store) -> None:
     assert [e.revision for e in store.twin_history("a")] == [1, 2]
     assert [e.revision for e in store.twin_history("a", start=11.0)] == [2]
     assert [e.revision for e in store.twin_history("a", end=20.0)] == [1]
+    assert [e.revision for e in store.twin_history("a", limit=1, newest_first=True)] == [2]
+    assert [e.revision for e in store.twin_history("a", newest_first=True)] == [2, 1]
     assert store.twin_event_at("a", 5.0) is None
     assert store.twin_event_at("a", 19.9).data == {"twin": {"v": 1}}  # type: ignore[union-attr]
     assert store.twin_event_at("a", 20.0).revision == 2  # type: ignore[union-attr]

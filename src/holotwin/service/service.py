@@ -392,9 +392,12 @@ class TwinService(TelemetryMethods, BehaviorMethods, ScenarioMethods, Optimizati
         return twin
 
     def twin_history(
-        self, twin_id: str, start: float | None = None, end: float | None = None, limit: int = 1000
+        self, twin_id: str, start: float | None = None, end: float | None = None,
+        limit: int = 1000, newest_first: bool = False,
     ) -> list[ChangeEvent]:
-        return self.store.twin_history(twin_id, start, end, limit)
+        """The twin's change events, oldest first (``newest_first``: the newest ``limit``,
+        newest first)."""
+        return self.store.twin_history(twin_id, start, end, limit, newest_first)
 
     # relationships ---------------------------------------------------------------------------
     def put_relationship(

@@ -263,9 +263,11 @@ class Store(ABC):
 
     @abstractmethod
     def twin_history(
-        self, twin_id: str, start: float | None = None, end: float | None = None, limit: int = 1000
+        self, twin_id: str, start: float | None = None, end: float | None = None,
+        limit: int = 1000, newest_first: bool = False,
     ) -> list[ChangeEvent]:
-        """The twin's own change events (kinds ``twin.*``) with start <= time < end."""
+        """The twin's own change events (kinds ``twin.*``) with start <= time < end, oldest
+        first; with ``newest_first`` the newest ``limit`` of them, newest first."""
 
     @abstractmethod
     def twin_event_at(self, twin_id: str, t: float) -> ChangeEvent | None:

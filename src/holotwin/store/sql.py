@@ -452,7 +452,8 @@ class SqlStore(Store):
         return int(self._one("SELECT coalesce(max(seq), 0) FROM events")[0])
 
     def twin_history(
-        self, twin_id: str, start: float | None = None, end: float | None = None, limit: int = 1000
+        self, twin_id: str, start: float | None = None, end: float | None = None,
+        limit: int = 1000, newest_first: bool = False,
     ) -> list[ChangeEvent]:
         params: list[Any] = [twin_id]
         where = "twin_id = ? AND kind LIKE 'twin.%'"
@@ -464,7 +465,8 @@ class SqlStore(Store):
             params.append(end)
         params.append(limit)
         rows = self._all(
-            f"SELECT {_EVENT_COLS} FROM events WHERE {where} ORDER BY seq LIMIT ?", params
+            f"SELECT {_EVENT_COLS} FROM events WHERE {where} ORDER BY seq"
+            f"{' DESC' if newest_first else ''} LIMIT ?", params
         )
         return [_event(r) for r in rows]
 

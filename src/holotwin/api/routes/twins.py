@@ -141,11 +141,17 @@ async def set_desired(twin_id: str, request: Request) -> JSONResponse:
 
 @router.get("/digitaltwins/{twin_id}/history")
 async def twin_history(twin_id: str, request: Request) -> JSONResponse:
-    """holotwin: the twin's change events (each with its revision and the twin after it)."""
+    """holotwin: the twin's change events (each with its revision and the twin after it),
+    oldest first; ``order=newest``: the newest ``limit`` events, newest first."""
     start = time_param(request, "start")
     end = time_param(request, "end")
     limit = int_param(request, "limit", 1000, high=10_000)
-    events = await run_in_threadpool(service_of(request).twin_history, twin_id, start, end, limit)
+    order = request.query_params.get("order", "oldest")
+    if order not in ("oldest", "newest"):
+        raise InvalidInputError(f"Query parameter 'order' must be 'oldest' or 'newest', got "
+                                f"{order!r}")
+    events = await run_in_threadpool(service_of(request).twin_history, twin_id, start, end, limit,
+                                     order == "newest")
     return JSONResponse(
         {"value": [e.to_json() | {"time": to_iso(e.time)} for e in events]}
     )

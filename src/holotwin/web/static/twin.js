@@ -15,7 +15,6 @@ const BUCKETS = 500;      // about this many aggregate buckets per chart
 const INTERVALS = [2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400];
 const MAX_POINTS = 20000; // live points kept per chart
 const HISTORY_ROWS = 50;
-const HISTORY_WINDOWS = [300, 3600, 86400, 30 * 86400, null];  // s back from the last update
 const ACCENT = "#2563eb", BAND = "rgba(37, 99, 235, 0.15)", BAND2 = "rgba(37, 99, 235, 0.3)";
 const RED = "#b91c1c";
 
@@ -698,20 +697,9 @@ function alertsChanged() {
   alertTimer = setTimeout(() => loadAlerts().catch(soft(page.view.alerts)), 200);
 }
 
-// the route pages oldest first: read back from the last update in growing windows until the
-// newest HISTORY_ROWS events are in (or the twin's whole history is)
+// the newest HISTORY_ROWS changes, newest first
 async function loadHistory() {
-  const last = Date.parse(page.twin.$metadata.$lastUpdateTime) || Date.now();
-  let events = [];
-  for (const window of HISTORY_WINDOWS) {
-    const params = new URLSearchParams({ limit: "1000" });
-    if (window) params.set("start", iso(last - window * 1000));
-    const got = (await api(`${base}/history?${params}`)).value;
-    if (got.length >= 1000 && events.length) break;  // capped: the newer, smaller window wins
-    events = got;
-    if (events.length >= HISTORY_ROWS || (events.length && (events[0].revision ?? 1) <= 1)) break;
-  }
-  const rows = events.slice(-HISTORY_ROWS).reverse();
+  const rows = (await api(`${base}/history?order=newest&limit=${HISTORY_ROWS}`)).value;
   page.view.historyBody = el("tbody", {}, rows.map(historyRow));
   fill(page.view.history, el("div", { class: "history-scroll" }, el("table", { id: "history-table" },
     el("thead", {}, el("tr", {}, ["Time", "Event", "Revision", "Changed"].map((h) => el("th", {}, h)))),
