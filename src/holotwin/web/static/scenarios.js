@@ -33,6 +33,18 @@ const interval = (k, scale = 1, digits = 3) => (k && k.mean !== undefined && k.m
   ? `${num(k.mean * scale, digits)} [${num(k.low * scale, digits)}, ${num(k.high * scale, digits)}]`
   : "–");
 
+// run a form's action with its button disabled; a failure is shown in the form
+async function submit(button, problem, action) {
+  button.disabled = true;
+  try {
+    await action();
+  } catch (error) {
+    problem.textContent = error.message;
+    problem.hidden = false;
+  } finally {
+    button.disabled = false;
+  }
+}
 function progressBar(value, status) {
   return el("div", { class: `progress ${status || ""}`, role: "progressbar", "aria-valuemin": "0",
                      "aria-valuemax": "1", "aria-valuenow": String(value ?? 0) },
@@ -161,15 +173,7 @@ function lineForm(ctx, preset, onRun) {
       horizon: 3600 * hours, replications: Number(replications.value), seed: Number(seed.value),
       overrides,
     };
-    run.disabled = true;
-    try {
-      await onRun(doc);
-    } catch (error) {
-      problem.textContent = error.message;
-      problem.hidden = false;
-    } finally {
-      run.disabled = false;
-    }
+    await submit(run, problem, () => onRun(doc));
   });
   return form;
 }
@@ -251,15 +255,7 @@ function forksForm(ctx, preset, onRun) {
       loadText = `, load ${inputs.map((input, k) => `${input}=${values[k]}`).join(" ")}`;
     }
     doc.name = doc.name || `${id}${d ? ` and around (${d})` : ""}${loadText || ", as it is"}`;
-    run.disabled = true;
-    try {
-      await onRun(doc);
-    } catch (error) {
-      problem.textContent = error.message;
-      problem.hidden = false;
-    } finally {
-      run.disabled = false;
-    }
+    await submit(run, problem, () => onRun(doc));
   });
   return { form, ready: () => chosen() };
 }
