@@ -36,17 +36,17 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from holotwin.errors import HolotwinError, InvalidInputError, NotFoundError
+from holotwin.errors import InvalidInputError, NotFoundError
 from holotwin.ingest.mapping import MappingError, TopicPattern
 from holotwin.ingest.pipeline import dead_letter
 from holotwin.ingest.source import RawMessage, SourceStats
 from holotwin.service import TwinService
+from holotwin.service.tracker import LogFollower
 
 __all__ = ["DesiredMapping", "DesiredStateBridge", "Report", "parse_report"]
 
@@ -210,13 +210,17 @@ def _pending(twin: Mapping[str, Any]) -> dict[str, tuple[Any, int]]:
     return found
 
 
-class DesiredStateBridge:
+class DesiredStateBridge(LogFollower):
     """Sends desired values to devices and applies their reports, on one thread of its own
-    (:meth:`start`/:meth:`stop`), or step by step with :meth:`run_once` (tests).
+    (:meth:`start`/:meth:`stop`, see :class:`~holotwin.service.tracker.LogFollower`; stopping
+    leaves queued reports unacknowledged, so the broker delivers them again), or step by step
+    with :meth:`run_once` (tests).
 
     ``publish`` sends a command (see :data:`Publish`); ``stats`` (the source's counters) count
     reports as messages received, written or dead-lettered.
     """
+
+    logger = log
 
     def __init__(self, service: TwinService, source: str, mappings: Sequence[DesiredMapping],
                  publish: Publish, *, stats: SourceStats | None = None,
@@ -224,28 +228,22 @@ class DesiredStateBridge:
                  page_size: int = 500) -> None:
         if not mappings:
             raise InvalidInputError("A desired-state bridge needs at least one mapping")
-        self.service = service
+        super().__init__(service, poll_interval, page_size)  # _position None: scan first
+        self.task = f"holotwin-desired-{source}"
+        self.what = f"Desired state of '{source}'"
         self.source = source
         self.mappings = tuple(mappings)
         self.publish = publish
         self.stats = stats or SourceStats()
         self.max_payload = max_payload
-        self.poll_interval = poll_interval
-        self.page_size = page_size
         #: commands handed to the broker, reports applied (or refused versions recorded)
         self.sent = 0
         self.reports = 0
-        self._cond = threading.Condition()
         self._reports: deque[tuple[RawMessage, str]] = deque()
         self._names: dict[str, dict[str, str]] = {}  # twin -> topic names it was last seen with
         self._sent: dict[tuple[str, str], int] = {}  # (twin, prop) -> version published
         self._waiting: dict[tuple[str, str], tuple[Any, int]] = {}  # unresolved or unpublished
-        self._position: int | None = None  # None: scan the twins first
-        self._woken = False
         self._retry_waiting = False
-        self._stopping = False
-        self._worker: threading.Thread | None = None
-        self._retry_delay = 0.2
 
     # fed by the source (any thread) ------------------------------------------------------
     def route(self, topic: str) -> str | None:
@@ -273,12 +271,6 @@ class DesiredStateBridge:
             self._reports.append((message, twin_id))
             self._cond.notify()
 
-    def wake(self, seq: int = 0) -> None:
-        """New events exist (a service listener)."""
-        with self._cond:
-            self._woken = True
-            self._cond.notify()
-
     def resync(self) -> None:
         """Scan the twins again and send every pending desired value (after a (re)connect)."""
         with self._cond:
@@ -292,9 +284,10 @@ class DesiredStateBridge:
             return len(self._waiting)
 
     # processing --------------------------------------------------------------------------
-    def run_once(self) -> None:
-        """Apply queued reports, then send what the log says is new (raises what the store
-        raises; nothing is lost then)."""
+    def run_once(self) -> int:
+        """Apply queued reports, then send what the log says is new; return how many reports
+        and commands that was (raises what the store raises; nothing is lost then)."""
+        before = self.reports + self.sent
         while True:
             with self._cond:
                 if not self._reports:
@@ -312,6 +305,15 @@ class DesiredStateBridge:
             self._follow(position)
         if retry:
             self._send_waiting()
+        self.rounds += 1
+        return self.reports + self.sent - before
+
+    def _due(self) -> bool:
+        return bool(self._reports or self._woken or self._retry_waiting
+                    or self._position is None)
+
+    def failed(self) -> None:
+        self.stats.error(f"Desired state: {self.last_error}", self.service.clock.now())
 
     def _apply(self, message: RawMessage, twin_id: str) -> None:
         now = self.service.clock.now()
@@ -423,50 +425,3 @@ class DesiredStateBridge:
             break
         with self._cond:
             self._waiting[(twin_id, prop)] = (value, version)
-
-    # background thread -------------------------------------------------------------------
-    def start(self) -> None:
-        """Follow the log and apply reports on a thread until :meth:`stop`."""
-        if self._worker is not None:
-            return
-        self._stopping = False
-        self.service.add_listener(self.wake)
-        self._worker = threading.Thread(target=self._run, name=f"holotwin-desired-{self.source}",
-                                        daemon=True)
-        self._worker.start()
-
-    def _busy(self) -> bool:
-        return bool(self._reports or self._woken or self._retry_waiting
-                    or self._position is None)
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                if not self._busy() and not self._stopping:
-                    self._cond.wait(timeout=self.poll_interval)
-                if self._stopping:
-                    return
-            try:
-                self.run_once()
-                self._retry_delay = 0.2
-            except Exception as exc:  # noqa: BLE001 - keep going; nothing was acknowledged
-                reason = exc.message if isinstance(exc, HolotwinError) else repr(exc)
-                log.warning("Desired state of '%s': %s; retrying in %.1f s", self.source,
-                            reason, self._retry_delay)
-                self.stats.error(f"Desired state: {reason}", self.service.clock.now())
-                with self._cond:
-                    self._cond.wait(timeout=self._retry_delay)
-                self._retry_delay = min(self._retry_delay * 2, 10.0)
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop the thread (queued reports stay unacknowledged; the broker delivers them
-        again)."""
-        worker = self._worker
-        if worker is None:
-            return
-        self.service.remove_listener(self.wake)
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        worker.join(timeout)
-        self._worker = None

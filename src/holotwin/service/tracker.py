@@ -37,9 +37,10 @@ class LogFollower(ABC):
     ``poll_interval`` seconds (writes of other replicas), and retries a failing round with a
     growing delay (its input stays in the store, so nothing is lost)."""
 
-    #: the thread's name and what the log says a failure is of
+    #: the thread's name, what the log says a failure is of, and the log it goes to
     task = "holotwin-follower"
     what = "Follower"
+    logger = log
 
     def __init__(self, service: TwinService, poll_interval: float = 1.0,
                  page_size: int = 1000) -> None:
@@ -66,8 +67,13 @@ class LogFollower(ABC):
             self._cond.notify()
 
     def failed(self) -> None:
-        """Called after a round failed, before the retry (drop state that ran ahead)."""
+        """Called after a round failed (``last_error`` says why), before the retry (drop
+        state that ran ahead)."""
         return None
+
+    def _due(self) -> bool:
+        """Whether a round is due now, without waiting (called holding ``_cond``)."""
+        return self._woken or self._position is None
 
     # background thread -------------------------------------------------------------------
     def start(self) -> None:
@@ -81,7 +87,7 @@ class LogFollower(ABC):
     def _run(self) -> None:
         while True:
             with self._cond:
-                if not self._woken and self._position is not None and not self._stopping:
+                if not self._due() and not self._stopping:
                     self._cond.wait(timeout=self.poll_interval)
                 self._woken = False
                 if self._stopping:
@@ -94,7 +100,8 @@ class LogFollower(ABC):
                 reason = exc.message if isinstance(exc, HolotwinError) else repr(exc)
                 self.last_error = reason
                 self.failed()
-                log.warning("%s: %s; retrying in %.1f s", self.what, reason, self._retry_delay)
+                self.logger.warning("%s: %s; retrying in %.1f s", self.what, reason,
+                                    self._retry_delay)
                 with self._cond:
                     self._cond.wait(timeout=self._retry_delay)
                 self._retry_delay = min(self._retry_delay * 2, 10.0)
