@@ -16,9 +16,18 @@ def test_pages_static_files_and_plotly(service: TwinService) -> None:
         r = client.get("/ui/static/app.js")
         assert r.status_code == 200 and "export async function api" in r.text
         assert r.headers["content-type"].startswith("text/javascript")
+        r = client.get("/ui/static/twin/chart.js")  # a page's parts, in a folder of its name
+        assert r.status_code == 200 and "export class Chart" in r.text
         r = client.get("/ui/vendor/plotly.min.js")
         assert r.status_code == 200 and len(r.content) > 1_000_000
-        for bad in ("/ui/static/..%2Froutes.py", "/ui/static/nope.js", "/ui/nope"):
+        assert "max-age" in r.headers["cache-control"]
+        for path in ("/ui/vendor/plotly.min.js", "/ui/static/app.js"):  # a current copy: 304
+            etag = client.get(path).headers["etag"]
+            again = client.get(path, headers={"If-None-Match": f"W/{etag}, \"other\""})
+            assert again.status_code == 304 and again.content == b"", path
+            assert client.get(path, headers={"If-None-Match": '"stale"'}).status_code == 200
+        for bad in ("/ui/static/..%2Froutes.py", "/ui/static/twin/..%2F..%2Froutes.py",
+                    "/ui/static/twin", "/ui/static/nope.js", "/ui/nope"):
             r = client.get(bad)
             assert r.status_code == 404, bad
             assert r.headers["content-type"] == "application/problem+json"

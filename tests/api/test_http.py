@@ -130,6 +130,21 @@ def test_telemetry_over_http(plant_client: TestClient) -> None:
         "interval": "2"}).json()["value"]
     assert [(b["min"], b["max"], b["last"], b["count"]) for b in agg] == [
         (20.0, 21.0, 21.0, 2), (22.0, 23.0, 23.0, 2), (24.0, 24.0, 24.0, 1)]
+    many = c.get("/digitaltwins/m1/telemetry", params=[
+        ("signal", "motor/current"), ("signal", "temperature"), ("signal", "nothing"),
+        ("start", "2024-01-01T00:00:00Z"), ("limit", "2")]).json()["signals"]
+    assert [(s["signal"], [p["value"] for p in s["value"]]) for s in many] == [
+        ("motor/current", []), ("temperature", [20.0, 21.0]), ("nothing", [])]
+    many = c.get("/digitaltwins/m1/telemetry", params=[
+        ("signal", "temperature"), ("signal", "temperature"), ("signal", "motor/current"),
+        ("start", "2024-01-01T00:00:00Z"), ("end", "2024-01-01T00:00:10Z"),
+        ("interval", "5")]).json()["signals"]
+    assert [(s["signal"], [b["count"] for b in s["value"]]) for s in many] == [
+        ("temperature", [5]), ("motor/current", [])]
+    problem(c.get("/digitaltwins/m1/telemetry", params=[("signal", f"s{i}") for i in range(51)]),
+            400)
+    problem(c.get("/digitaltwins/m1/telemetry", params=[("signal", "a"), ("signal", "")]), 400)
+    problem(c.get("/digitaltwins/zz/telemetry", params=[("signal", "a"), ("signal", "b")]), 404)
     problem(c.post("/digitaltwins/m1/telemetry", json={"temperature": "hot"}), 400)
     problem(c.post("/digitaltwins/m1/telemetry", json=[1, 2]), 400)
     problem(c.post("/digitaltwins/zz/telemetry", json={"temperature": 1.0}), 404)

@@ -10,7 +10,7 @@ from holotwin.api.deps import read_json, service_of
 from holotwin.api.routes.twins import int_param, time_param
 from holotwin.clock import from_iso, to_iso
 from holotwin.errors import InvalidInputError
-from holotwin.store.base import TelemetryPoint
+from holotwin.store.base import Bucket, TelemetryPoint
 
 router = APIRouter()
 
@@ -44,43 +44,56 @@ def _point(p: TelemetryPoint) -> dict[str, object]:
     return {"time": to_iso(p.time), "value": p.value if p.raw is None else p.raw}
 
 
+MAX_SIGNALS = 50
+
+
+def _interval(request: Request) -> float | None:
+    raw = request.query_params.get("interval")
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise InvalidInputError(f"Query parameter 'interval' must be seconds, got {raw!r}") from None
+
+
+def _buckets(buckets: list[Bucket]) -> list[dict[str, object]]:
+    return [{"start": to_iso(b.start), "count": b.count, "min": b.min, "max": b.max,
+             "mean": b.mean, "last": b.last} for b in buckets]
+
+
 @router.get("/digitaltwins/{twin_id}/telemetry")
 async def history(twin_id: str, request: Request) -> JSONResponse:
     """holotwin: without ``signal`` the latest reading of each signal; with ``signal`` the
-    readings in ``[start, end)``; with ``interval`` (seconds) min/max/mean/last per bucket."""
+    readings in ``[start, end)``; with ``interval`` (seconds) min/max/mean/last per bucket.
+    ``signal`` may be repeated (up to 50): the answer then holds one series per signal under
+    ``signals``, in the order asked, ``limit`` applying to each."""
     service = service_of(request)
-    signal = request.query_params.get("signal")
-    if not signal:
+    signals = list(dict.fromkeys(request.query_params.getlist("signal")))
+    if not signals or signals == [""]:
         latest = await run_in_threadpool(service.latest_telemetry, twin_id)
         return JSONResponse({"value": [{"signal": p.signal} | _point(p) for p in latest]})
+    if "" in signals:
+        raise InvalidInputError("Query parameter 'signal' must not be empty")
+    if len(signals) > MAX_SIGNALS:
+        raise InvalidInputError(
+            f"At most {MAX_SIGNALS} signals can be read at once, got {len(signals)}")
     await run_in_threadpool(service.get_twin, twin_id)  # 404 for an unknown twin
     end = time_param(request, "end", float("inf"))
     start = time_param(request, "start", 0.0)
     assert start is not None and end is not None
-    raw_interval = request.query_params.get("interval")
-    if raw_interval:
-        try:
-            interval = float(raw_interval)
-        except ValueError:
-            raise InvalidInputError(
-                f"Query parameter 'interval' must be seconds, got {raw_interval!r}"
-            ) from None
-        if end == float("inf"):
-            end = service.clock.now() + 1.0
-        buckets = await run_in_threadpool(
-            service.telemetry_aggregate, twin_id, signal, start, end, interval
-        )
-        return JSONResponse(
-            {
-                "signal": signal,
-                "interval": interval,
-                "value": [
-                    {"start": to_iso(b.start), "count": b.count, "min": b.min, "max": b.max,
-                     "mean": b.mean, "last": b.last}
-                    for b in buckets
-                ],
-            }
-        )
+    interval = _interval(request)
     limit = int_param(request, "limit", 10_000, high=100_000)
-    points = await run_in_threadpool(service.telemetry_history, twin_id, signal, start, end, limit)
-    return JSONResponse({"signal": signal, "value": [_point(p) for p in points]})
+
+    def read() -> list[dict[str, object]]:
+        if interval is None:
+            return [{"signal": s, "value": [_point(p) for p in service.telemetry_history(
+                twin_id, s, start, end, limit)]} for s in signals]
+        stop = service.clock.now() + 1.0 if end == float("inf") else end
+        return [{"signal": s, "interval": interval, "value": _buckets(
+            service.telemetry_aggregate(twin_id, s, start, stop, interval))} for s in signals]
+
+    series = await run_in_threadpool(read)
+    if len(signals) == 1:
+        return JSONResponse(series[0])
+    return JSONResponse({"signals": series})
