@@ -58,6 +58,18 @@ def make_store(kind: str, tmp_path: Any) -> Store:
     return PostgresStore(PG_DSN, schema=f"t_{uuid.uuid4().hex[:12]}")
 
 
+def reopen(store: Store) -> Store:
+    """Another store object on the same database: what a second server opens."""
+    from holotwin.store.sqlite import SqliteStore as _Sqlite
+
+    if isinstance(store, _Sqlite):
+        return _Sqlite(store.path)
+    from holotwin.store.postgres import PostgresStore
+
+    assert isinstance(store, PostgresStore)
+    return PostgresStore(store.dsn, schema=store.schema)
+
+
 def dispose(store: Store) -> None:
     from holotwin.store.sqlite import SqliteStore as _Sqlite
 

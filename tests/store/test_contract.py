@@ -16,6 +16,7 @@ from holotwin.store import (
     TwinRecord,
 )
 from holotwin.twins import NewEvent
+from tests.conftest import reopen
 
 
 def twin(id: str, model: str = "dtmi:x:M;1", revision: int = 1) -> TwinRecord:
@@ -312,6 +313,65 @@ def test_documents_round_trip_by_kind_and_key(store: Store) -> None:
         assert tx.update_document("binding", "dtmi:x:M;1", {"behavior": "d"}, 5.0)
         assert not tx.update_document("binding", "dtmi:x:A;1", {"behavior": "e"}, 5.0)
     assert store.list_documents("binding") == {"dtmi:x:M;1": {"behavior": "d"}}
+
+
+def test_compare_and_set_document(store: Store) -> None:
+    lease = {"holder": "a", "expires": 15.5}
+    with store.transaction() as tx:
+        assert tx.compare_and_set_document("lease", "x", None, None, 1.0)  # none, none wanted
+        assert tx.compare_and_set_document("lease", "x", None, lease, 1.0)  # created
+        assert not tx.compare_and_set_document("lease", "x", None, {"holder": "b"}, 1.0)
+        assert not tx.compare_and_set_document("lease", "x", None, None, 1.0)
+    assert store.get_document("lease", "x") == lease
+    with store.transaction() as tx:
+        assert not tx.compare_and_set_document("lease", "x", {"holder": "b"}, {"n": 1}, 2.0)
+        assert not tx.compare_and_set_document("lease", "y", lease, {"n": 1}, 2.0)
+        # equal as JSON: key order does not matter
+        assert tx.compare_and_set_document("lease", "x", {"expires": 15.5, "holder": "a"},
+                                           {"holder": "a", "expires": 30.0}, 2.0)
+    assert store.get_document("lease", "x") == {"holder": "a", "expires": 30.0}
+    with store.transaction() as tx:
+        assert not tx.compare_and_set_document("lease", "x", lease, None, 3.0)
+        assert tx.compare_and_set_document("lease", "x", {"holder": "a", "expires": 30.0},
+                                           None, 3.0)
+    assert store.get_document("lease", "x") is None
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        assert tx.compare_and_set_document("lease", "x", None, lease, 4.0)
+        raise RuntimeError("roll back")
+    assert store.get_document("lease", "x") is None
+
+
+def test_compare_and_set_document_has_one_winner(store: Store) -> None:
+    """Four writers (two on another store object: another server) race from the same
+    expected document, ten times: one wins each time."""
+    other = reopen(store)
+    barrier = threading.Barrier(4)
+    wins: list[tuple[int, int]] = []
+    errors: list[BaseException] = []
+
+    def take(n: int) -> None:
+        try:
+            for round_ in range(10):
+                expected = None if round_ == 0 else {"round": round_ - 1}
+                barrier.wait(10)
+                with (store if n % 2 else other).transaction() as tx:
+                    if tx.compare_and_set_document("lease", "x", expected, {"round": round_},
+                                                   1.0):
+                        wins.append((round_, n))
+                barrier.wait(10)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=take, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    other.close()
+    assert not errors
+    assert sorted(r for r, _ in wins) == list(range(10))  # exactly one winner a round
+    assert store.get_document("lease", "x") == {"round": 9}
 
 
 def test_a_write_interrupted_inside_its_transaction_does_not_block_the_next(

@@ -177,6 +177,14 @@ class Transaction(ABC):
         """Replace the document ``(kind, key)`` if it exists (never create it); whether it
         did (a run must not bring back a document deleted while it ran)."""
 
+    @abstractmethod
+    def compare_and_set_document(self, kind: str, key: str, expected: dict[str, Any] | None,
+                                 document: dict[str, Any] | None, updated: float) -> bool:
+        """Make the document ``(kind, key)`` ``document`` (None: delete it) only if it is
+        ``expected`` now (equal as JSON; None: there is none); whether it did. Atomic against
+        every other writer, in this process or another (leases are taken with it). A stored
+        document it matched stays locked until the transaction ends."""
+
 
 class Store(ABC):
     """Everything holotwin persists."""

@@ -187,6 +187,31 @@ class SqlTransaction(Transaction):
                             "AND key = ?", (dumps(document), updated, kind, key))
         return bool(cursor.rowcount)
 
+    def compare_and_set_document(self, kind: str, key: str, expected: dict[str, Any] | None,
+                                 document: dict[str, Any] | None, updated: float) -> bool:
+        if expected is None:
+            if document is None:
+                return self._exec("SELECT 1 FROM documents WHERE kind = ? AND key = ?",
+                                  (kind, key)).fetchone() is None
+            # of two writers inserting at once, the second waits for the first and inserts
+            # nothing
+            cursor = self._exec("INSERT INTO documents (kind, key, document, updated) "
+                                "VALUES (?, ?, {J}, ?) ON CONFLICT (kind, key) DO NOTHING",
+                                (kind, key, dumps(document), updated))
+            return bool(cursor.rowcount == 1)
+        # the row is locked from this read to the end of the transaction (SQLite: the whole
+        # database, BEGIN IMMEDIATE); a writer that held it first is seen with its change
+        row = self._exec(f"SELECT document FROM documents WHERE kind = ? AND key = ?"
+                         f"{self._store.FOR_UPDATE}", (kind, key)).fetchone()
+        if row is None or loads(row[0]) != expected:
+            return False
+        if document is None:
+            self._exec("DELETE FROM documents WHERE kind = ? AND key = ?", (kind, key))
+        else:
+            self._exec("UPDATE documents SET document = {J}, updated = ? WHERE kind = ? "
+                       "AND key = ?", (dumps(document), updated, kind, key))
+        return True
+
     def put_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         if letters:
             self._cur.executemany(self._store.sql(_INSERT_DEAD_LETTER),
