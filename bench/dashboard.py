@@ -41,7 +41,8 @@ from holotwin.store import SqliteStore  # noqa: E402
 
 CEILING = 1.0  # s
 # page, path, whether it draws a chart at load
-PAGES = [("overview", "/ui/", True), ("twin graph", "/ui/twins", False),
+PAGES = [("overview", "/ui/", True), ("twin tree", "/ui/twins", False),
+         ("graph view", "/ui/twins?view=graph&focus=line-3", False),
          ("twin", "/ui/twins/machine-1-2", True), ("battery", "/ui/twins/battery-1", True),
          ("scenarios", "/ui/scenarios", False)]
 _CHART = "() => document.querySelector('.js-plotly-plot .main-svg') !== null"

@@ -7,7 +7,8 @@ Starts ``holotwin demo`` in a fresh data directory on a free port (its injected 
 40 s, its what-if after 20 s), waits ``--after`` seconds so that alerts are open and the
 what-if is done, runs a line comparison on the scenarios page, and saves full-page
 screenshots, 1400 px wide, of the plant overview, the twin tree, the faulty machine, the
-battery pack (with a remaining-life prediction) and the scenarios page. Shows progress.
+battery pack (with a remaining-life prediction), the graph view around a line and the
+scenarios page. Shows progress.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def main() -> int:
 
                 shoot("/ui/", "overview")
                 shoot("/ui/twins", "twins", 0.5)
+                shoot("/ui/twins?view=graph&focus=line-1", "graph", 0.5)
                 shoot("/ui/twins/machine-1-2", "twin")
                 page.goto(url + "/ui/twins/battery-1")
                 page.wait_for_selector("body[data-ready]")

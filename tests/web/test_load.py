@@ -17,7 +17,7 @@ from holotwin.service import TwinService
 from holotwin.store import SqliteStore
 from tests.web.conftest import ARTIFACTS, Plant, make_history
 
-PAGES = ["/ui/", "/ui/twins", "/ui/twins/machine-3-50", "/ui/twins/battery-1", "/ui/scenarios"]
+PAGES = ["/ui/", "/ui/twins", "/ui/twins?view=graph&focus=line-3", "/ui/twins/machine-3-50", "/ui/twins/battery-1", "/ui/scenarios"]
 CEILING_MS = 1000.0
 
 

@@ -1,4 +1,5 @@
-"""The twin graph (/ui/twins): a tree of the twins from one graph request, with search."""
+"""The twin graph (/ui/twins): a tree of the twins from one graph request, with search, and the
+graph view of the twins around one."""
 
 from __future__ import annotations
 
@@ -75,6 +76,68 @@ def test_search_keeps_the_matches_and_their_ancestors(plant: Plant, page: Any) -
     assert page.errors == []
 
 
+def graph_nodes(page: Any) -> list[str]:
+    return list(page.eval_on_selector_all("#graph-svg g.twin-node",
+                                          "ns => ns.map(n => n.dataset.twin)"))
+
+
+def box(page: Any, twin: str) -> dict[str, float]:
+    return dict(page.locator(f"#graph-svg g.twin-node[data-twin='{twin}'] rect").bounding_box())
+
+
+def test_the_graph_view_shows_the_twins_around_one_and_moves_with_clicks(
+    plant: Plant, page: Any
+) -> None:
+    page.goto(f"{plant.url}/ui/twins?view=graph&focus=machine-1-2&depth=1")
+    page.wait_for_selector("#graph-svg g.twin-node.focus[data-twin='machine-1-2']")
+    assert sorted(graph_nodes(page)) == ["line-1", "machine-1-2"]
+    assert page.input_value("#graph-depth") == "1"
+    assert page.locator("#view-graph.active").count() == 1 and page.locator("#tree").is_hidden()
+
+    page.select_option("#graph-depth", "2")  # the line's other machines, the plant, the battery
+    page.wait_for_function("document.querySelectorAll('#graph-svg g.twin-node').length === 7")
+    assert "depth=" not in page.evaluate("location.search")  # 2 is the default
+    # layers: the plant above its line, the line above its machines
+    plant_box, line_box = box(page, "plant"), box(page, "line-1")
+    assert plant_box["y"] < line_box["y"] < box(page, "machine-1-1")["y"]
+    assert box(page, "machine-1-1")["y"] == box(page, "machine-1-4")["y"]
+    # containment plain, battery-1 supplies line-1 dashed with its name
+    edges = page.eval_on_selector_all("#graph-svg path.edge", """ps => ps.map(p =>
+        [p.dataset.source, p.dataset.rel, p.dataset.target, p.classList.contains('other')])""")
+    relationships = plant.service.list_relationships("battery-1")
+    assert ["battery-1", relationships[0]["$relationshipName"], "line-1", True] in edges
+    assert ["line-1", "hasMachine", "machine-1-3", False] in edges
+    assert len(edges) == len([r for t in ["plant", "line-1", "battery-1", *plant.machines]
+                              for r in plant.service.list_relationships(t)])
+    assert relationships[0]["$relationshipName"] in page.eval_on_selector_all(
+        "#graph-svg text.edge-label", "ts => ts.map(t => t.textContent)")
+    # a twin's open alerts are counted on its node
+    for twin in ["plant", "line-1", "battery-1", *plant.machines]:
+        open_alerts = [a for a in plant.service.list_alerts(twin_id=twin) if a["state"] != "cleared"]
+        badge = page.locator(f"#graph-svg g.twin-node[data-twin='{twin}'] .node-alerts text")
+        if open_alerts:
+            assert badge.text_content() == str(len(open_alerts)), twin
+        else:
+            assert badge.count() == 0, twin
+
+    page.click("#graph-svg g.twin-node[data-twin='plant']")  # a click moves the focus
+    page.wait_for_selector("#graph-svg g.twin-node.focus[data-twin='plant']")
+    assert "focus=plant" in page.evaluate("location.search")
+    assert page.text_content("#graph-focus strong") == "plant"
+    page.reload()  # the address keeps the view
+    page.wait_for_selector("#graph-svg g.twin-node.focus[data-twin='plant']")
+    page.fill("#tree-search", "machine-1-3")  # one match: the focus goes there
+    page.wait_for_selector("#graph-svg g.twin-node.focus.match[data-twin='machine-1-3']")
+    page.dblclick("#graph-svg g.twin-node[data-twin='line-1']")  # a double-click opens it
+    page.wait_for_url(f"{plant.url}/ui/twins/line-1")
+    page.go_back()
+    page.wait_for_selector("#graph-svg")
+    page.click("#view-tree")
+    page.wait_for_selector("#tree li[data-twin='plant']")
+    assert "view=" not in page.evaluate("location.search")
+    assert page.errors == []
+
+
 def test_hundreds_of_twins_render_collapsed_below_depth_two(plant: Plant, page: Any) -> None:
     """Last in this module: it adds a site of 556 twins (site > 5 areas > 50 cells > 500
     devices) to the plant's store."""
@@ -118,5 +181,19 @@ def test_hundreds_of_twins_render_collapsed_below_depth_two(plant: Plant, page: 
     assert visible(page, "site.5.10.10") and visible(page, "site.5.10") and visible(page, "site")
     assert not visible(page, "site.4")
     assert requests.count("/ui/api/graph") == 1
+
+    # the graph view of so many twins shows those around one, a wide layer cut at MAX_LAYER
+    page.goto(f"{plant.url}/ui/twins?view=graph&focus=site.3&depth=1")
+    page.wait_for_selector("#graph-svg g.twin-node.focus[data-twin='site.3']")
+    assert sorted(graph_nodes(page)) == sorted(["site", "site.3", *(f"site.3.{k}" for k in range(1, 11))])
+    page.select_option("#graph-depth", "2")  # + the other areas, + the area's 100 devices
+    page.wait_for_selector("#graph-svg g.more-node")
+    nodes = graph_nodes(page)
+    assert len(nodes) == 1 + 5 + 10 + 60 and "site.1" in nodes  # 60: MAX_LAYER of graph.js
+    assert page.text_content("#graph-svg g.more-node text") == "+40 more: show all"
+    page.click("#graph-svg g.more-node")
+    page.wait_for_function("document.querySelectorAll('#graph-svg g.twin-node').length === 116")
+    assert page.locator("#graph-svg g.more-node").count() == 0
+    assert page.errors == []
     assert not [r for r in requests if r.startswith("/digitaltwins")]
     assert page.errors == []

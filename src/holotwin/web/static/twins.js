@@ -1,89 +1,20 @@
-// The twin graph (/ui/twins): a tree from GET /ui/api/graph (one request for every twin and
+// The twin graph (/ui/twins): a tree, or a graph of the twins around one (twins/graph.js,
+// ?view=graph&focus=ID&depth=N), from GET /ui/api/graph (one request for every twin and
 // relationship; the change feed of alerts refreshes it). Roots are the twins no relationship
-// targets; a twin's children are the targets of its outgoing relationships.
+// targets; a twin's children are the targets of its outgoing relationships (twins/forest.js).
 //
 // A twin with several parents is shown once, where it is reached by the fewest relationships
 // that are not containment (has*, contains*, includes*: plant hasLine line-1 wins over
 // battery-1 supplies line-1); its other parents show a reference row to it. Twins without any
 // relationship are listed under "Not connected".
 import { api, boot, el, fmt, follow, severityBadge, statusBadge } from "/ui/static/app.js";
+import { CONTAINMENT, buildForest } from "/ui/static/twins/forest.js";
+import { graphView } from "/ui/static/twins/graph.js";
 
-const CONTAINMENT = /^(has|contains|includes|consistsOf|parts?$|children$|members?$)/i;
 const MANY = 100;        // more twins than this: collapse below depth 2 at first
 const OPEN_DEPTH = 2;    // ... i.e. show depths 0, 1 and 2
 const NOT_CONNECTED = "\u0000not-connected";  // a key no twin id can be
-
-const natural = new Intl.Collator("en", { numeric: true, sensitivity: "base" }).compare;
-
-// the forest: {twins, children: id -> [{id, rel}], refs: id -> [rel], parent: id -> id,
-// roots: [id], loose: [id], depth: id -> n}
-export function buildForest(graph) {
-  const twins = new Map(graph.twins.map((t) => [t.id, t]));
-  const out = new Map();
-  const incoming = new Set();
-  for (const r of graph.relationships) {
-    if (!twins.has(r.source) || !twins.has(r.target) || r.source === r.target) continue;
-    if (!out.has(r.source)) out.set(r.source, []);
-    out.get(r.source).push(r);
-    incoming.add(r.target);
-  }
-  for (const rels of out.values()) rels.sort((a, b) => natural(a.target, b.target));
-  const connected = (id) => out.has(id) || incoming.has(id);
-
-  const cost = new Map();
-  const via = new Map();  // id -> the relationship that places it
-  const spread = (starts) => {
-    // 0-1 breadth-first search: a containment hop costs 0, any other 1
-    const deque = [];
-    for (const s of starts) { cost.set(s, 0); deque.push(s); }
-    while (deque.length) {
-      const id = deque.shift();
-      for (const r of out.get(id) || []) {
-        const step = CONTAINMENT.test(r.name) ? 0 : 1;
-        const c = cost.get(id) + step;
-        if (!cost.has(r.target) || c < cost.get(r.target)) {
-          cost.set(r.target, c);
-          via.set(r.target, r);
-          if (step === 0) deque.unshift(r.target); else deque.push(r.target);
-        }
-      }
-    }
-  };
-  const ids = [...twins.keys()].sort(natural);
-  const roots = ids.filter((id) => !incoming.has(id) && out.has(id));
-  spread(roots);
-  // cycles that no root reaches: start each from its smallest id
-  for (const id of ids) {
-    if (connected(id) && !cost.has(id)) { roots.push(id); spread([id]); }
-  }
-  // a start never gets a placing relationship (its cost is 0 and only a strictly cheaper
-  // path moves a twin), so the placing relationships form a forest under the roots
-  const children = new Map();
-  const refs = new Map();
-  const parent = new Map();
-  for (const [id, rel] of via) parent.set(id, rel.source);
-  for (const [source, rels] of out) {
-    for (const r of rels) {
-      const placing = via.get(r.target) === r;
-      const list = placing ? children : refs;
-      if (!list.has(source)) list.set(source, []);
-      list.get(source).push(placing ? { id: r.target, rel: r } : r);
-    }
-  }
-  const depth = new Map();
-  const size = new Map();
-  const walk = (id, d) => {
-    depth.set(id, d);
-    let n = 1;
-    for (const k of children.get(id) || []) n += walk(k.id, d + 1);
-    size.set(id, n);
-    return n;
-  };
-  for (const r of roots) walk(r, 0);
-  roots.sort((a, b) => (size.get(b) - size.get(a)) || natural(a, b));
-  const loose = ids.filter((id) => !connected(id));
-  return { twins, children, refs, parent, roots, loose, depth };
-}
+const DEPTHS = [1, 2, 3, 4];  // relationships from the focus the graph view shows
 
 function matcher(query) {
   const q = query.trim().toLowerCase();
@@ -123,6 +54,10 @@ boot("/ui/twins", async (main) => {
   const expanded = new Set();   // when not searching
   const collapsed = new Set();  // when searching: ancestors the user folded
   let query = params.get("q") || "";
+  let view = params.get("view") === "graph" ? "graph" : "tree";
+  let focus = params.get("focus");
+  let depth = DEPTHS.includes(Number(params.get("depth"))) ? Number(params.get("depth")) : 2;
+  const wholeLayers = new Set();  // graph layers shown whole ("+N more" clicked)
 
   const defaults = () => {
     expanded.clear();
@@ -136,12 +71,25 @@ boot("/ui/twins", async (main) => {
                                placeholder: "Filter by id, model or name", "aria-label": "Filter twins" });
   const counts = el("p", { class: "muted counts", id: "counts" });
   const tree = el("div", { class: "tree", id: "tree" });
+  const graphBox = el("div", { id: "graph-view" });
+  const viewButtons = [["tree", "Tree"], ["graph", "Graph"]].map(([key, label]) => el("button", {
+    type: "button", class: "secondary view", id: `view-${key}`, dataset: { view: key },
+    onclick: () => { view = key; wholeLayers.clear(); remember(); render(); } }, label));
+  const depthSelect = el("select", { id: "graph-depth", "aria-label": "Relationships from the twin",
+    onchange: () => { depth = Number(depthSelect.value); remember(); render(); } },
+  DEPTHS.map((d) => el("option", { value: d, selected: d === depth }, `${d} relationship${d > 1 ? "s" : ""} away`)));
+  const treeTools = el("span", { class: "row tree-tools" });
+  const graphTools = el("span", { class: "row graph-tools" }, el("label", {}, "Show ", depthSelect));
   const headerSearch = document.querySelector("header.top input[name=q]");
   if (headerSearch) headerSearch.value = query;
   main.replaceChildren(
     el("h1", {}, "Twins"),
     el("div", { class: "card" },
       el("div", { class: "row toolbar" }, search,
+        el("span", { class: "views", role: "group", "aria-label": "View" }, viewButtons), treeTools, graphTools,
+        counts),
+      tree, graphBox));
+  treeTools.append(
         el("button", { class: "secondary", id: "expand-all", type: "button", onclick: () => {
           if (query) collapsed.clear();
           else for (const id of forest.depth.keys()) expanded.add(id);
@@ -151,9 +99,7 @@ boot("/ui/twins", async (main) => {
           if (query) for (const id of forest.depth.keys()) collapsed.add(id);
           else expanded.clear();
           render();
-        } }, "Collapse all"),
-        counts),
-      tree));
+        } }, "Collapse all"));
 
   let shown = null;  // searching: the matches and their ancestors
   let matches = null;
@@ -212,7 +158,64 @@ boot("/ui/twins", async (main) => {
     return ul;
   }
 
+  // the view, the focus and the depth in the address, so a link or a reload shows the same
+  function remember() {
+    const url = new URL(location.href);
+    const set = (key, value) => (value ? url.searchParams.set(key, value) : url.searchParams.delete(key));
+    set("q", query.trim());
+    set("view", view === "graph" ? "graph" : null);
+    set("focus", view === "graph" ? focus : null);
+    set("depth", view === "graph" && depth !== 2 ? String(depth) : null);
+    history.replaceState(null, "", url);
+  }
+
   function render() {
+    for (const button of viewButtons) button.classList.toggle("active", button.dataset.view === view);
+    treeTools.hidden = view !== "tree";
+    graphTools.hidden = view !== "graph";
+    tree.hidden = view !== "tree";
+    graphBox.hidden = view !== "graph";
+    if (view === "graph") renderGraph(); else renderTree();
+  }
+
+  // the graph around the focus (the largest root at first); a search that finds one twin moves
+  // the focus to it, more matches are offered as links
+  function renderGraph() {
+    const match = matcher(query);
+    const found = match ? graph.twins.filter(match).map((t) => t.id) : [];
+    if (found.length === 1 && found[0] !== focus) { focus = found[0]; wholeLayers.clear(); remember(); }
+    if (!focus || !forest.twins.has(focus)) focus = forest.roots[0] ?? forest.loose[0] ?? null;
+    if (!focus) {
+      graphBox.replaceChildren(el("p", { class: "muted" }, "No twins yet."));
+      counts.textContent = "0 twins";
+      return;
+    }
+    const shown = graphView(graph, forest, {
+      focus, depth, expanded: wholeLayers, matches: match ? new Set(found) : null,
+      width: Math.max(640, graphBox.clientWidth || main.clientWidth || 1200),
+    }, {
+      focus: (id) => { focus = id; wholeLayers.clear(); remember(); render(); },
+      more: (layer) => { wholeLayers.add(layer); render(); },
+    });
+    const twin = forest.twins.get(focus);
+    const offer = found.length > 1 ? el("p", { class: "matches", id: "graph-matches" },
+      `${found.length} twins match: `, found.slice(0, 12).map((id) => el("button", { type: "button", class: "link",
+        dataset: { focus: id }, onclick: () => { focus = id; wholeLayers.clear(); remember(); render(); } }, id)),
+      found.length > 12 ? ` and ${found.length - 12} more` : "") : null;
+    graphBox.replaceChildren(...[
+      el("div", { class: "row graph-head", id: "graph-focus", dataset: { focus } },
+        el("span", {}, "Around ", el("strong", {}, focus), " ", el("span", { class: "muted" }, fmt.model(twin.model))),
+        statusBadge(twin.status),
+        el("a", { href: `/ui/twins/${encodeURIComponent(focus)}`, id: "open-focus" }, "Open its page →"),
+        el("span", { class: "muted small" }, "Click a twin to centre on it, double-click to open it.")),
+      offer, shown.node].filter(Boolean));
+    const total = graph.twins.length;
+    counts.textContent = `${shown.shown} of ${total} twins, ${shown.edges} relationships shown`
+      + (shown.hidden ? ` (${shown.hidden} more nearby)` : "")
+      + (graph.truncated ? " (the first only: the graph is truncated)" : "");
+  }
+
+  function renderTree() {
     const match = matcher(query);
     if (match) {
       matches = new Set(graph.twins.filter(match).map((t) => t.id));
@@ -275,9 +278,7 @@ boot("/ui/twins", async (main) => {
     typing = setTimeout(() => {
       query = search.value;
       collapsed.clear();
-      const url = new URL(location.href);
-      if (query.trim()) url.searchParams.set("q", query.trim()); else url.searchParams.delete("q");
-      history.replaceState(null, "", url);
+      remember();
       if (headerSearch) headerSearch.value = query;
       render();
     }, 120);
