@@ -175,6 +175,9 @@ def test_the_battery_page_shows_its_estimate_and_remaining_life(plant: Plant, pa
     assert page.locator("#rul-events .main-svg").count() > 0
     outputs = page.eval_on_selector_all("#rul-outputs .chart", "cs => cs.map(c => c.dataset.output)")
     assert sorted(outputs) == ["t", "v"]
+    widths = page.eval_on_selector_all("#rul-outputs figure", """fs => fs.map(f =>
+        [f.querySelector('.main-svg').getBoundingClientRect().width, f.clientWidth])""")
+    assert all(chart <= card for chart, card in widths), widths  # no chart overlaps the next
     docs_shot(page, "dashboard-battery")
 
     # live: a reading updates the estimate (the server's tracker), a flag marks the voltage

@@ -133,10 +133,15 @@ function showPrediction(node, answer, request) {
   }), chartConfig);
   const x = answer.times.map((s) => plotTime(t0 + s * 1000));
   const signalOf = page.binding?.outputs || {};
-  for (const [name, out] of Object.entries(answer.outputs || {})) {
+  // every card in the grid before the first is drawn: plotly sizes a chart once, to the
+  // column it has then (one card alone spans the row)
+  const drawn = Object.entries(answer.outputs || {}).map(([name, out]) => {
     const chart = el("div", { class: "chart", dataset: { output: name } });
     const title = signalOf[name] ? `${name} (${signalOf[name]})` : name;
     outputs.append(el("figure", { class: "chart-card" }, el("figcaption", {}, el("strong", {}, `Predicted ${title}`)), chart));
+    return [chart, out];
+  });
+  for (const [chart, out] of drawn) {
     const b = out.bands || {};
     const line = { width: 0 };
     Plotly.react(chart, [
