@@ -89,7 +89,9 @@ def test_line_what_ifs_run_and_compare(plant: Plant, page: Any) -> None:
 
 
 def test_a_fork_what_if_of_the_battery_and_its_comparison(plant: Plant, page: Any) -> None:
-    page.goto(f"{plant.url}/ui/scenarios?twin=battery-1")
+    page.goto(f"{plant.url}/ui/twins/battery-1")  # from the twin's page
+    page.click("#what-if")
+    page.wait_for_url(f"{plant.url}/ui/scenarios?twin=battery-1")
     page.wait_for_selector("#forks-form:not([hidden]) #load-i")
     assert page.input_value("#fork-twin") == "battery-1"
     assert page.input_value("#fork-depth") == "0"

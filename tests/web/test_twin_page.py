@@ -91,6 +91,8 @@ def test_a_machine_page_shows_the_twin_its_properties_and_charts(plant: Plant, p
     assert page.text_content("#twin-revision") == str(twin["$metadata"]["$revision"])
     assert page.locator('#twin-title .status').text_content() == twin["status"]
     assert page.locator('#related a[href="/ui/twins/line-1"]').count() == 1
+    assert page.get_attribute("#in-graph", "href") == "/ui/twins?view=graph&focus=machine-1-2"
+    assert page.get_attribute("#what-if", "href") == "/ui/scenarios?twin=machine-1-2"
     assert page.text_content('tr[data-prop="status"] td.value') == twin["status"]
     assert page.text_content('tr[data-prop="speed"] td.value') == "70"
     signals = page.eval_on_selector_all(".chart[data-signal]", "cs => cs.map(c => c.dataset.signal)")
@@ -254,6 +256,7 @@ def test_a_read_only_key_sees_no_write_controls(
     assert page.evaluate("document.body.classList.contains('read-only')")
     assert page.locator("#alerts button").count() == 0
     assert page.locator("#desired-form").count() == 0
+    assert page.locator("#what-if").count() == 0 and page.locator("#in-graph").count() == 1
     assert points(page, "temperature") > 0  # reading works
 
     with signed_in(browser, plant.url, write_key) as writer:  # the same page for a write key

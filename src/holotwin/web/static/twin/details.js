@@ -1,5 +1,5 @@
 // The twin page's header, related twins, properties with the desired-value form, and KPIs.
-import { api, el, fmt, statusBadge } from "/ui/static/app.js";
+import { api, canWrite, el, fmt, statusBadge } from "/ui/static/app.js";
 import { base, enc, page, problem, show, timeCell } from "/ui/static/twin/state.js";
 
 
@@ -13,7 +13,12 @@ export function renderHeader() {
     el("span", {}, "Model ", el("strong", { id: "twin-model", title: model }, fmt.model(model))),
     el("span", {}, "Revision ", el("strong", { id: "twin-revision" }, meta.$revision ?? "–")),
     el("span", {}, "Updated ", el("strong", { id: "twin-updated", title: updated || "" },
-      updated ? `${fmt.time(updated)} (${fmt.ago(updated)})` : "–")));
+      updated ? `${fmt.time(updated)} (${fmt.ago(updated)})` : "–")),
+    el("span", { class: "links" },
+      el("a", { id: "in-graph", href: `/ui/twins?${new URLSearchParams({ view: "graph", focus: twin.$dtId })}` },
+        "Show in the graph"),
+      canWrite() ? el("a", { id: "what-if", href: `/ui/scenarios?${new URLSearchParams({ twin: twin.$dtId })}` },
+        "What-if from this twin") : ""));
 }
 
 export function renderRelations([outgoing, incoming]) {
