@@ -23,7 +23,8 @@ The tree::
     ├── StoreError                 the storage backend failed (503)
     ├── ComputeError               (compute.base) a task or the executor failed (503)
     ├── FmuError                   (behaviors.fmu) an FMU failed while it ran (422)
-    └── SourceError                (ingest.source) an ingestion source failed to start or run
+    ├── SourceError                (ingest.source) an ingestion source failed to start or run
+    └── LeaseLostError             (service.lease) another server took over the work of a lease
 
 Exceptions marked with a module live there, beside the code that raises them.
 """

@@ -11,9 +11,12 @@ from typing import Any
 
 import pytest
 
-from holotwin.ingest.notify import AlertNotifier
+from holotwin.clock import ManualClock
+from holotwin.ingest.notify import ALERT_KINDS, AlertNotifier
 from holotwin.service import TwinService
 from holotwin.service.analytics import AnalyticsEngine
+from holotwin.service.tracker import LogFollower
+from tests.conftest import reopen
 from tests.ingest.brokers import _answers, free_port, require, wait_for
 
 OVEN = "dtmi:test:Oven;1"
@@ -121,6 +124,47 @@ def test_a_refused_or_unreachable_webhook_becomes_a_dead_letter(oven: TwinServic
     assert oven.get_alert_sink("down")["status"]["failed"] == 1
     assert "HTTP 400" in oven.get_alert_sink("bad")["status"]["lastError"]
     assert notifier.failed_deliveries == 2
+
+
+def test_of_two_servers_one_raises_and_delivers_each_alert_and_the_other_takes_over(
+        oven: TwinService, hook: list[Hook], clock: ManualClock) -> None:
+    """Two servers on one store, each running the engine and the notifier on threads: each
+    alert is raised once and delivered once; when the holders stop, the others go on."""
+    h = Hook([])
+    hook.append(h)
+    oven.put_alert_sink("ops", {"type": "webhook", "url": h.url, "backoff": 0.01})
+    other = TwinService(reopen(oven.store), clock)
+    engines = [AnalyticsEngine(s, poll_interval=0.05) for s in (oven, other)]
+    notifiers = [AlertNotifier(s, poll_interval=0.05) for s in (oven, other)]
+    workers: list[LogFollower] = [*engines, *notifiers]
+    try:
+        for worker in workers:
+            worker.start()
+        # the sink's position is stored by the first round of the notifier that holds the lease
+        wait_for(lambda: any(n.rounds for n in notifiers), "a notifier's first round", 10)
+        other.publish_telemetry("oven-1", {"temperature": 90.0}, source_time=T0)
+        wait_for(lambda: len(h.received) == 2, "hot and warm delivered", 10)
+        for pair in (engines, notifiers):  # one did rounds, the other stood by
+            assert sorted(w.rounds > 0 for w in pair) == [False, True]
+            assert sorted(w.status()["lease"]["holding"] for w in pair) == [False, True]
+        assert sorted((a["rule"], a["occurrences"]) for a in oven.list_alerts()) == [
+            ("hot", 1), ("warm", 1)]
+        for pair in (engines, notifiers):
+            next(w for w in pair if w.rounds).stop()  # the other takes over at once
+        oven.publish_telemetry("oven-1", {"temperature": 50.0}, source_time=T0 + 1)
+        oven.publish_telemetry("oven-1", {"temperature": 95.0}, source_time=T0 + 2)
+        wait_for(lambda: len(h.received) == 6, "both cleared and raised again", 10)
+        assert all(w.rounds for w in workers)
+    finally:
+        for worker in workers:
+            worker.stop()
+        other.close()
+    assert len(h.received) == 6 and all(r[0] == 200 for r in h.received)
+    seqs = [e.seq for e in oven.read_events(0, 100, kinds=ALERT_KINDS)]
+    assert [int(r[1]["X-Holotwin-Event-Id"]) for r in h.received] == seqs  # each once, in order
+    assert sorted(r[2]["type"] for r in h.received) == ["alert.cleared"] * 2 + [
+        "alert.raised"] * 4
+    assert len(oven.list_alerts()) == 4
 
 
 def test_alerts_are_published_to_mqtt(oven: TwinService) -> None:

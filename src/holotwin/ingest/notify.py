@@ -20,6 +20,11 @@ sends that event again; its ``X-Holotwin-Event-Id`` tells). A delivery that fail
 attempt becomes a dead letter (source ``alert-sink/<id>``, stage ``deliver``) and counts as
 ``failed`` in the sink's state, so it is never silently dropped. While one event is being
 retried the sink's later events wait (they keep their order).
+
+Of several servers on one store, one delivers: the one holding the lease ``alerts`` (see
+:class:`~holotwin.service.tracker.LogFollower`). It checks the lease before each attempt and
+when it saves a position, so a server that lost it stops; the event it was delivering is then
+delivered again by the new holder (at least once, as after a crash).
 """
 
 from __future__ import annotations
@@ -126,8 +131,10 @@ class AlertNotifier(LogFollower):
     what = "Alert delivery"
 
     def __init__(self, service: TwinService, poll_interval: float = 1.0,
-                 page_size: int = 100, timeout: float = 10.0) -> None:
-        super().__init__(service, poll_interval, page_size)
+                 page_size: int = 100, timeout: float = 10.0, *,
+                 lease: str | None = "alerts", lease_time: float = 15.0) -> None:
+        super().__init__(service, poll_interval, page_size, lease=lease,
+                         lease_time=lease_time)
         self.timeout = timeout
         self._mqtt: dict[str, tuple[str, _Mqtt]] = {}
         #: deliveries made and given up so far
@@ -164,6 +171,7 @@ class AlertNotifier(LogFollower):
     def _save(self, sink_id: str, state: Mapping[str, Any]) -> None:
         store = self.service.store
         with store.transaction() as tx:
+            self._fence(tx)  # a server that lost the lease moves no position back
             if store.get_document(SINK, sink_id) is not None:  # not if deleted meanwhile
                 tx.put_document(SINK_STATE, sink_id, dict(state), self.service.clock.now())
 
@@ -174,6 +182,7 @@ class AlertNotifier(LogFollower):
         attempts = int(sink.get("attempts", 5))
         reason = ""
         for attempt in range(1, attempts + 1):
+            self._keep_lease()  # the lease outlasts an attempt (its timeout)
             try:
                 self._send(sink_id, sink, event, body)
                 self.delivered += 1

@@ -22,7 +22,9 @@ The engine follows the change log (``telemetry`` and ``twin.updated`` events; se
    cleared alerts are documents ``alert`` plus ``alert.*`` events.
 
 Everything a round makes (scores, their telemetry events, rule states, alerts and alert
-events) is written in one transaction. A failing round is retried from the store (the
+events) is written in one transaction. Of several servers on one store, one runs the engine:
+the one holding the lease ``analytics`` (see :class:`~holotwin.service.tracker.LogFollower`),
+which every such transaction checks. A failing round is retried from the store (the
 in-memory detector state is dropped and rebuilt), so nothing is lost or doubled: telemetry is
 unique per (twin, signal, time) and rules move forward in time.
 
@@ -92,8 +94,10 @@ class AnalyticsEngine(LogFollower):
     what = "Analytics"
 
     def __init__(self, service: TwinService, poll_interval: float = 1.0,
-                 page_size: int = 1000, history: float = 3600.0) -> None:
-        super().__init__(service, poll_interval, page_size)
+                 page_size: int = 1000, history: float = 3600.0, *,
+                 lease: str | None = "analytics", lease_time: float = 15.0) -> None:
+        super().__init__(service, poll_interval, page_size, lease=lease,
+                         lease_time=lease_time)
         self.history = history
         self._running: dict[tuple[str, str], _Running] = {}
         self._rules: dict[str, tuple[str, Rule]] = {}
@@ -134,6 +138,7 @@ class AnalyticsEngine(LogFollower):
         if touched and (detectors or rules):
             ordered = sorted(touched)
             for i in range(0, len(ordered), _TWINS_PER_WRITE):
+                self._keep_lease()
                 done += self._process(ordered[i:i + _TWINS_PER_WRITE], detectors, rules)
         self._position = position
         self.rounds += 1
@@ -200,7 +205,8 @@ class AnalyticsEngine(LogFollower):
                 if applying:
                     self._evaluate(record, applying, latest, scores, documents, events)
             if points or documents or events:
-                service.write_telemetry(points, models, documents=documents, events=events)
+                service.write_telemetry(points, models, documents=documents, events=events,
+                                        check=self._fence)
         self.scored += len(points) // 2
         return len(models)
 

@@ -48,7 +48,8 @@ class _Service(Protocol):
         dead_letters: Sequence[DeadLetter] = (), *, event_data: dict[str, Any] | None = None,
         properties: Mapping[str, Mapping[str, tuple[Any, float]]] | None = None,
         documents: Sequence[tuple[str, str, dict[str, Any]]] = (),
-        events: Sequence[NewEvent] = ()) -> int: ...
+        events: Sequence[NewEvent] = (),
+        check: Callable[[Transaction], None] | None = None) -> int: ...
 
     def _report_in(self, tx: Transaction, twin_id: str,
                    reports: Mapping[str, tuple[Any, float]], now: float) -> list[int]: ...
@@ -98,6 +99,7 @@ class TelemetryMethods:
         properties: Mapping[str, Mapping[str, tuple[Any, float]]] | None = None,
         documents: Sequence[tuple[str, str, dict[str, Any]]] = (),
         events: Sequence[NewEvent] = (),
+        check: Callable[[Transaction], None] | None = None,
     ) -> int:
         """Write readings, their ``telemetry`` events, reported property values, the batch's
         dead letters, ``documents`` ((kind, key, document), e.g. estimates) and other
@@ -111,9 +113,13 @@ class TelemetryMethods:
         ``properties`` (twin -> property -> (value, source time)) are applied as
         :func:`~holotwin.twins.report_properties` does: stale or repeated reports change
         nothing, a newer one updates the twin (revision, ``twin.updated`` event).
+        ``check`` is called first in the transaction; what it raises writes nothing (the
+        analytics engine checks its lease so).
         """
         now = self.clock.now()
         with self.store.transaction() as tx:
+            if check is not None:
+                check(tx)
             flags = tx.insert_telemetry_flags(points)
             fresh = [p for p, new in zip(points, flags, strict=True) if new]
             by_twin: dict[str, list[TelemetryPoint]] = {}
