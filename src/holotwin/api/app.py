@@ -48,7 +48,9 @@ def create_app(service: TwinService, settings: ApiSettings | None = None,
     :class:`~holotwin.service.tracker.BehaviorTracker` keeps the estimates of twins with a
     behavior binding in step with their telemetry while the app runs. With ``analytics`` an
     :class:`~holotwin.service.analytics.AnalyticsEngine` runs the anomaly detectors and rules
-    and an :class:`~holotwin.ingest.notify.AlertNotifier` delivers alerts to the alert sinks.
+    and an :class:`~holotwin.ingest.notify.AlertNotifier` delivers alerts to the alert sinks,
+    each while this server holds its lease in the store (one server per store does; the
+    others stand by). ``GET /health`` shows these workers' status.
     """
     tracker = BehaviorTracker(service) if track_behaviors else None
     followers: list[LogFollower] = [f for f in (tracker,) if f is not None]
@@ -103,6 +105,9 @@ def create_app(service: TwinService, settings: ApiSettings | None = None,
 
     @app.get("/health", include_in_schema=False)
     async def health() -> JSONResponse:
-        return JSONResponse({"status": "ok", "version": __version__})
+        # the background workers as they last saw themselves (no store access): rounds, the
+        # last error, and for analytics and alerts whether this server holds their lease
+        workers = {f.task.removeprefix("holotwin-"): f.status() for f in followers}
+        return JSONResponse({"status": "ok", "version": __version__, "workers": workers})
 
     return app

@@ -69,8 +69,9 @@ def _terminate_as_interrupt() -> Iterator[None]:
               metavar="FILE", help="TOML file of ingestion connectors (MQTT) to run; see "
                                    "docs/ingestion.md.")
 @click.option("--analytics/--no-analytics", default=True, show_default=True,
-              help="Run the anomaly detectors and rules and deliver alerts (one server per "
-                   "store should: --no-analytics on the other replicas).")
+              help="Run the anomaly detectors and rules and deliver alerts. Of the servers "
+                   "on one store one does, holding a lease in the store; the others stand "
+                   "by and take over when it stops (--no-analytics: never).")
 @click.pass_obj
 def serve(obj: CliContext, host: str, port: int, auth: bool, max_body: int,
           log_level: str, connectors: Path | None, analytics: bool) -> None:
