@@ -59,6 +59,9 @@ def adt(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[tuple[Digital
     finally:
         client._client.close()  # DigitalTwinsClient itself has no close()
         server.stop()
+        # uvicorn may still be closing the TLS connection: the workers are stopped anyway,
+        # so none of them reads the store it is about to close
+        assert [f.status()["running"] for f in server.followers] == [False, False, False]
         dispose(store)
 
 

@@ -3,11 +3,12 @@ tests)."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import uvicorn
 
@@ -17,7 +18,10 @@ from holotwin.errors import HolotwinError
 from holotwin.service import TwinService
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from holotwin.ingest import Ingestion
+    from holotwin.service.tracker import LogFollower
 
 __all__ = ["ServerThread", "TlsFiles", "UnsafeBindError", "check_bind", "free_port", "run_server"]
 
@@ -26,6 +30,9 @@ class UnsafeBindError(HolotwinError):
     """Refusing to listen on a non-loopback address without authentication."""
 
     code = "UnsafeBind"
+
+
+log = logging.getLogger("holotwin.api")
 
 
 def check_bind(host: str, settings: ApiSettings) -> None:
@@ -86,10 +93,11 @@ class ServerThread:
         self.host = host
         self.port = port or free_port(host)
         self.scheme = "https" if tls else "http"
-        self._server = uvicorn.Server(
-            _config(service, host, self.port, settings or ApiSettings(), log_level, tls,
-                    ingestion)
-        )
+        config = _config(service, host, self.port, settings or ApiSettings(), log_level, tls,
+                         ingestion)
+        #: the background workers (behaviors, analytics, alerts)
+        self.followers: list[LogFollower] = cast("FastAPI", config.app).state.followers
+        self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="holotwin-api", daemon=True)
 
     @property
@@ -108,6 +116,13 @@ class ServerThread:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            # uvicorn is still closing (a TLS connection a client left open holds uvloop's
+            # close up): stop the background workers here, so that none of them touches the
+            # store once this returns and the caller closes it
+            log.warning("The API server on %s did not stop within 10 s", self.url)
+            for follower in self.followers:
+                follower.stop()
 
     def __enter__(self) -> ServerThread:
         return self.start()
