@@ -3,6 +3,7 @@ tests)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import threading
@@ -34,6 +35,8 @@ class UnsafeBindError(HolotwinError):
 
 log = logging.getLogger("holotwin.api")
 
+GRACEFUL_SHUTDOWN = 3.0  # s: how long a stop waits for clients to close their connections
+
 
 def check_bind(host: str, settings: ApiSettings) -> None:
     """Refuse a non-loopback address unless API keys are required."""
@@ -51,6 +54,28 @@ class TlsFiles:
 
     certfile: str
     keyfile: str
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, whose stop waits at most :data:`GRACEFUL_SHUTDOWN` seconds for the
+    clients' connections to close, then aborts those still open. A client may keep one open
+    for as long as it likes (a browser's change feed, a pooled keep-alive), and closing a TLS
+    connection waits for the peer's close_notify, which an idle client never sends: the stop
+    would wait with it, and the background workers would go on running."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        async def abort_stragglers() -> None:
+            await asyncio.sleep(GRACEFUL_SHUTDOWN)
+            for connection in list(self.server_state.connections):
+                transport = getattr(connection, "transport", None)
+                if transport is not None:
+                    transport.abort()
+
+        stragglers = asyncio.create_task(abort_stragglers())
+        try:
+            await super().shutdown(sockets)
+        finally:
+            stragglers.cancel()
 
 
 def _config(service: TwinService, host: str, port: int, settings: ApiSettings,
@@ -71,7 +96,7 @@ def run_server(service: TwinService, host: str = "127.0.0.1", port: int = 8473,
                analytics: bool = True) -> None:
     """Serve until interrupted (Ctrl-C stops it cleanly); ``ingestion`` runs alongside, and
     with ``analytics`` the detectors, rules and alert delivery."""
-    uvicorn.Server(
+    _Server(
         _config(service, host, port, settings or ApiSettings(), log_level, tls, ingestion,
                 analytics)
     ).run()
@@ -97,7 +122,7 @@ class ServerThread:
                          ingestion)
         #: the background workers (behaviors, analytics, alerts)
         self.followers: list[LogFollower] = cast("FastAPI", config.app).state.followers
-        self._server = uvicorn.Server(config)
+        self._server = _Server(config)
         self._thread = threading.Thread(target=self._server.run, name="holotwin-api", daemon=True)
 
     @property
@@ -117,9 +142,8 @@ class ServerThread:
         self._server.should_exit = True
         self._thread.join(timeout=10)
         if self._thread.is_alive():
-            # uvicorn is still closing (a TLS connection a client left open holds uvloop's
-            # close up): stop the background workers here, so that none of them touches the
-            # store once this returns and the caller closes it
+            # uvicorn is still closing: stop the background workers here, so that none of
+            # them touches the store once this returns and the caller closes it
             log.warning("The API server on %s did not stop within 10 s", self.url)
             for follower in self.followers:
                 follower.stop()
