@@ -11,7 +11,9 @@ import pytest
 from holotwin.clock import ManualClock, from_iso
 from holotwin.errors import ConflictError, InvalidInputError, NotFoundError
 from holotwin.service import TwinService
+from holotwin.service.alerts import ALERT
 from holotwin.service.analytics import AnalyticsEngine
+from tests.conftest import reopen
 
 OVEN = "dtmi:test:Oven;1"
 T0 = 1_700_000_000.0
@@ -114,6 +116,73 @@ def test_acknowledge_manual_clear_and_lifecycle_errors(ovens: TwinService) -> No
     # deleting the rule clears what it left open
     ovens.delete_rule("hot")
     assert alerts(ovens, state="open") == []
+
+
+def racing_read(service: TwinService, other: Any, when: Any, change: dict[str, Any]) -> Any:
+    """The service's get_document, where reading an alert for which ``when(doc)`` holds lets
+    another server (``other``, a second store object) change it first: a race made certain."""
+    read = service.store.get_document
+
+    def get_document(kind: str, key: str) -> Any:
+        doc = read(kind, key)
+        if kind == ALERT and doc is not None and when(doc):
+            with other.transaction() as tx:
+                tx.put_document(ALERT, key, {**doc, **change}, T0)
+        return doc
+
+    return get_document
+
+
+def test_an_acknowledge_elsewhere_while_the_engine_updates_the_alert_is_kept(
+    ovens: TwinService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = reopen(ovens.store)
+    try:
+        ovens.put_rule("hot", {"condition": "temperature > 80", "clear": "temperature < 75",
+                               "twins": ["oven-1"]})
+        engine = AnalyticsEngine(ovens)
+        feed(ovens, "oven-1", [70, 90], T0)
+        engine.run_once()
+        [alert] = alerts(ovens, state="open")
+        feed(ovens, "oven-1", [78, 85], T0 + 2)  # back over 80: a second occurrence
+        # another server acknowledges it between the engine's read and its write
+        monkeypatch.setattr(ovens.store, "get_document", racing_read(
+            ovens, other, lambda doc: doc["state"] == "raised",
+            {"state": "acknowledged", "acknowledgedBy": "ann"}))
+        with pytest.raises(ConflictError):
+            engine.run_once()  # nothing written
+        monkeypatch.undo()
+        engine.failed()  # as the engine's thread does before it retries
+        engine.run_once()
+        got = ovens.get_alert(alert["id"])
+        assert (got["state"], got.get("acknowledgedBy"), got["occurrences"]) == (
+            "acknowledged", "ann", 2)
+    finally:
+        other.close()
+
+
+def test_an_acknowledge_while_the_engine_elsewhere_updates_the_alert_keeps_both(
+    ovens: TwinService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = reopen(ovens.store)
+    try:
+        ovens.put_rule("hot", {"condition": "temperature > 80", "twins": ["oven-1"]})
+        feed(ovens, "oven-1", [70, 90], T0)
+        AnalyticsEngine(ovens).run_once()
+        [alert] = alerts(ovens, state="open")
+        # the engine of another server counts an occurrence between the read and the write
+        monkeypatch.setattr(ovens.store, "get_document", racing_read(
+            ovens, other, lambda doc: doc["occurrences"] == 1, {"occurrences": 2}))
+        acked = ovens.acknowledge_alert(alert["id"], "ann")
+        monkeypatch.undo()
+        got = ovens.get_alert(alert["id"])
+        assert got == acked
+        assert (got["state"], got["acknowledgedBy"], got["occurrences"]) == (
+            "acknowledged", "ann", 2)
+        assert [e.kind for e in ovens.read_events(kinds=["alert.acknowledged"])] == [
+            "alert.acknowledged"]
+    finally:
+        other.close()
 
 
 def test_a_duration_on_a_property_moves_on_with_other_readings(ovens: TwinService) -> None:

@@ -58,6 +58,8 @@ _MAX_LIST = 1000
 #: serializes read-modify-write of alert documents within this process (the engine and the
 #: API both change alerts)
 ALERT_LOCK = threading.Lock()
+#: how often an acknowledge or a clear reads the alert again when it changed meanwhile
+_CHANGE_TRIES = 5
 
 
 class _Service(Protocol):
@@ -225,9 +227,12 @@ class AlertMethods:
                 for key in states:
                     tx.put_document(RULE_STATE, key, None, now)
                 events = []
-                for alert in open_alerts:
-                    alert.update(state="cleared", clearedAt=to_iso(now), clearedBy="rule deleted")
-                    tx.put_document(ALERT, alert["id"], alert, now)
+                for stored in open_alerts:
+                    alert = {**stored, "state": "cleared", "clearedAt": to_iso(now),
+                             "clearedBy": "rule deleted"}
+                    if not tx.compare_and_set_document(ALERT, alert["id"], stored, alert, now):
+                        raise ConflictError(f"Alert '{alert['id']}' of rule '{rule_id}' changed "
+                                            "while the rule was deleted; try again")
                     events.append(alert_event("cleared", now, alert, models.get(alert["twinId"])))
                 seqs = tx.append_events(events)
         self._notify(seqs)
@@ -350,26 +355,34 @@ def _change_alert(service: _Service, alert_id: str, state: str, by: str, note: s
     for name, text in (("by", by), ("note", note)):
         if not isinstance(text, str) or len(text) > 2000:
             raise InvalidInputError(f"'{name}' must be text of at most 2000 characters")
-    now = service.clock.now()
-    with ALERT_LOCK:
-        alert = service.store.get_document(ALERT, alert_id)
-        if alert is None:
-            raise NotFoundError("alert", alert_id)
-        if alert["state"] == "cleared":
-            raise ConflictError(f"Alert '{alert_id}' is already cleared")
-        if alert["state"] == state:
-            return alert
-        if state == "acknowledged":
-            alert.update(state=state, acknowledgedAt=to_iso(now), acknowledgedBy=by)
-        else:
-            alert.update(state=state, clearedAt=to_iso(now), clearedBy=by or "manual")
-        if note:
-            alert["note"] = note
-        model = service.store.twin_models([alert["twinId"]]).get(alert["twinId"])
-        with service.store.transaction() as tx:
-            tx.put_document(ALERT, alert_id, alert, now)
-            if state == "cleared":
-                tx.put_document(RULE_STATE, f"{alert['rule']}/{alert['twinId']}", None, now)
-            seqs = tx.append_events([alert_event(state, now, alert, model)])
-    service._notify(seqs)
-    return alert
+    # a compare-and-set write: the analytics engine (on this server or another) may change
+    # the alert between the read and the write; then it is read again
+    for _ in range(_CHANGE_TRIES):
+        now = service.clock.now()
+        with ALERT_LOCK:
+            stored = service.store.get_document(ALERT, alert_id)
+            if stored is None:
+                raise NotFoundError("alert", alert_id)
+            if stored["state"] == "cleared":
+                raise ConflictError(f"Alert '{alert_id}' is already cleared")
+            if stored["state"] == state:
+                return stored
+            alert = dict(stored)
+            if state == "acknowledged":
+                alert.update(state=state, acknowledgedAt=to_iso(now), acknowledgedBy=by)
+            else:
+                alert.update(state=state, clearedAt=to_iso(now), clearedBy=by or "manual")
+            if note:
+                alert["note"] = note
+            model = service.store.twin_models([alert["twinId"]]).get(alert["twinId"])
+            with service.store.transaction() as tx:
+                if not tx.compare_and_set_document(ALERT, alert_id, stored, alert, now):
+                    continue
+                if state == "cleared":
+                    tx.put_document(RULE_STATE, f"{alert['rule']}/{alert['twinId']}", None,
+                                    now)
+                seqs = tx.append_events([alert_event(state, now, alert, model)])
+        service._notify(seqs)
+        return alert
+    raise ConflictError(f"Alert '{alert_id}' kept changing while it was being "
+                        f"{state}; try again")

@@ -41,7 +41,7 @@ import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -49,7 +49,7 @@ from holotwin.analytics.detectors import Detector, make_detector
 from holotwin.analytics.expressions import Values
 from holotwin.analytics.rules import Rule, RuleState, Transition, render, step
 from holotwin.clock import from_iso, to_iso
-from holotwin.errors import HolotwinError
+from holotwin.errors import ConflictError, HolotwinError
 from holotwin.service.alerts import (
     ALERT,
     ALERT_LOCK,
@@ -59,7 +59,7 @@ from holotwin.service.alerts import (
     alert_event,
 )
 from holotwin.service.tracker import LogFollower
-from holotwin.store.base import TelemetryPoint, TwinRecord
+from holotwin.store.base import TelemetryPoint, Transaction, TwinRecord
 from holotwin.twins import NewEvent
 
 if TYPE_CHECKING:
@@ -85,6 +85,26 @@ class _Running:
 
 def _numbers(points: Iterable[TelemetryPoint]) -> list[TelemetryPoint]:
     return [p for p in points if p.value is not None and math.isfinite(p.value)]
+
+
+class AlertWrite(NamedTuple):
+    """An alert the engine changes: its id, the document it read (None: a new alert) and
+    the new document."""
+
+    id: str
+    expected: dict[str, Any] | None
+    document: dict[str, Any]
+
+
+def _write_alerts(tx: Transaction, alerts: Sequence[AlertWrite], now: float) -> None:
+    """Write the engine's alerts only where they are still what it read: an acknowledge or a
+    clear through another server meanwhile makes the round fail (ConflictError, nothing
+    written), and the retry starts from the stored alert, so neither change is lost."""
+    for write in alerts:
+        if not tx.compare_and_set_document(ALERT, write.id, write.expected, write.document,
+                                           now):
+            raise ConflictError(f"Alert '{write.id}' changed while the engine updated it; "
+                                "the round is done again")
 
 
 class AnalyticsEngine(LogFollower):
@@ -183,6 +203,7 @@ class AnalyticsEngine(LogFollower):
         service = self.service
         points: list[TelemetryPoint] = []
         documents: list[tuple[str, str, dict[str, Any]]] = []
+        alerts: list[AlertWrite] = []
         events: list[NewEvent] = []
         models: dict[str, str] = {}
         with ALERT_LOCK:
@@ -203,10 +224,15 @@ class AnalyticsEngine(LogFollower):
                 applying = [r for r in rules if self._covers(r.model, r.twins, twin_id,
                                                              record.model_id)]
                 if applying:
-                    self._evaluate(record, applying, latest, scores, documents, events)
-            if points or documents or events:
+                    self._evaluate(record, applying, latest, scores, documents, alerts,
+                                   events)
+            if points or documents or alerts or events:
+                def check(tx: Transaction) -> None:
+                    self._fence(tx)
+                    _write_alerts(tx, alerts, service.clock.now())
+
                 service.write_telemetry(points, models, documents=documents, events=events,
-                                        check=self._fence)
+                                        check=check)
         self.scored += len(points) // 2
         return len(models)
 
@@ -265,8 +291,8 @@ class AnalyticsEngine(LogFollower):
     # rules -------------------------------------------------------------------------------
     def _evaluate(self, record: TwinRecord, rules: Sequence[Rule],
                   latest: Mapping[str, TelemetryPoint], scores: Sequence[TelemetryPoint],
-                  documents: list[tuple[str, str, dict[str, Any]]], events: list[NewEvent]
-                  ) -> None:
+                  documents: list[tuple[str, str, dict[str, Any]]], alerts: list[AlertWrite],
+                  events: list[NewEvent]) -> None:
         store = self.service.store
         twin_id, doc = record.id, record.document
         keys = [f"{r.id}/{twin_id}" for r in rules]
@@ -334,6 +360,7 @@ class AnalyticsEngine(LogFollower):
                 continue
             columns = {n: [t for t, _ in s] for n, s in series.items()}
             alert = store.get_document(ALERT, saved["alert"]) if saved.get("alert") else None
+            loaded = alert
             for t in order:
                 window = {n: s[bisect.bisect_left(columns[n], t - lookback):
                                bisect.bisect_right(columns[n], t)]
@@ -347,8 +374,9 @@ class AnalyticsEngine(LogFollower):
             if alert is not None and alert["state"] != "cleared":
                 state_doc["alert"] = alert["id"]
             documents.append((RULE_STATE, key, state_doc))
-            if alert is not None:
-                documents.append((ALERT, alert["id"], alert))
+            if alert is not None and alert != loaded:
+                alerts.append(AlertWrite(alert["id"], loaded if loaded is not None and
+                                         loaded["id"] == alert["id"] else None, alert))
 
     @staticmethod
     def _property_time(doc: Mapping[str, Any], name: str) -> float:
