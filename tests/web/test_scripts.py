@@ -3,7 +3,7 @@ a name a module uses but never defines or imports fails only when that code runs
 browser, which the browser tests may not reach.
 
 ESLint comes from ``$HOLOTWIN_ESLINT`` or ``.ci/js/node_modules/.bin/eslint`` (``.ci/run``
-installs it there: ``npm install --prefix .ci/js eslint@9 globals``). Without it the test
+installs it there from the lock file: ``npm ci --prefix .ci/js``). Without it the test
 skips, unless ``HOLOTWIN_REQUIRE_SERVICES=1``.
 """
 
@@ -31,7 +31,7 @@ def _eslint() -> Path | None:
 def test_the_dashboard_modules_define_what_they_use_and_use_what_they_import() -> None:
     eslint = _eslint()
     _need(eslint is not None and shutil.which("node") is not None,
-          "no ESLint (npm install --prefix .ci/js eslint@9 globals, or set HOLOTWIN_ESLINT)")
+          "no ESLint (npm ci --prefix .ci/js, or set HOLOTWIN_ESLINT)")
     assert eslint is not None
     modules = sorted(STATIC.rglob("*.js"))
     assert len(modules) >= 15, modules
