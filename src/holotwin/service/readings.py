@@ -114,7 +114,7 @@ class TelemetryMethods:
         :func:`~holotwin.twins.report_properties` does: stale or repeated reports change
         nothing, a newer one updates the twin (revision, ``twin.updated`` event).
         ``check`` is called first in the transaction; what it raises writes nothing (the
-        analytics engine checks its lease so).
+        analytics engine checks its lease and writes its alerts, compare-and-set, so).
         """
         now = self.clock.now()
         with self.store.transaction() as tx:
