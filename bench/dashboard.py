@@ -1,10 +1,13 @@
 """Dashboard page load times with 500 twins, in headless Chromium, against the 1 s ceiling.
 
-    python bench/dashboard.py [--lines 5] [--machines 99] [--repeat 5] [--chromium PATH]
+    python bench/dashboard.py [--lines 5] [--machines 99] [--history 120] [--repeat 5]
+                              [--chromium PATH]
 
 Builds the demo plant with ``--lines`` lines of ``--machines`` machines (5 x 99: 501 twins with
-the plant and the lines, plus a battery pack per line), two minutes of history, the demo's
-rules and its injected fault, serves it (uvicorn, SQLite), and loads each page ``--repeat``
+the plant and the lines, plus a battery pack per line), ``--history`` seconds of history, the
+demo's rules and its injected fault, serves it (uvicorn, SQLite), waits for the server's first KPI
+report of the plant (computed in the background at start, then kept fresh; its time is
+printed), and loads each page ``--repeat``
 times in one browser profile on disk, as a user's browser keeps it: the first load of each page
 (a cold cache) is reported apart from the median and worst of the others. The server lets the
 browser keep plotly.js and revalidate it (ETag, 304), so from the third visit on Chromium runs
@@ -48,6 +51,19 @@ PAGES = [("overview", "/ui/", True), ("twin tree", "/ui/twins", False),
 _CHART = "() => document.querySelector('.js-plotly-plot .main-svg') !== null"
 
 
+def _warm_up(url: str, timeout: float = 300.0) -> float:
+    """Seconds until the server's KPI reports have done their first round."""
+    import httpx
+
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        workers = httpx.get(f"{url}/health", timeout=10).json()["workers"]
+        if workers["kpis"]["rounds"] >= 1:
+            return time.perf_counter() - started
+        time.sleep(0.1)
+    raise SystemExit("the server's first KPI report took over 5 min")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=5)
@@ -68,6 +84,10 @@ def main() -> int:
         service = TwinService(SqliteStore(data / "holotwin.db"))
         twins = service.count_twins()
         server = ServerThread(service).start()
+        # a running server, as a user finds it: its first KPI report (the plant's, which the
+        # overview shows) computed
+        warmed = _warm_up(server.url)
+        print(f"  the server's first KPI report took {warmed:.1f} s", file=sys.stderr)
         results: dict[str, dict[str, float]] = {}
         try:
             with sync_playwright() as playwright:
@@ -103,7 +123,8 @@ def main() -> int:
             server.stop()
             service.close()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; Chromium headless; "
-          f"{twins} twins")
+          f"{twins} twins, {args.history} s of history; the plant's KPI report took "
+          f"{warmed:.1f} s at the server's start")
     print(f"{'page':14}{'first (ms)':>12}{'median (ms)':>13}{'worst (ms)':>12}"
           f"{'median / 1 s':>14}{'chart, first (ms)':>19}{'chart, median (ms)':>20}")
     for name, r in results.items():
@@ -111,7 +132,8 @@ def main() -> int:
                  if "chart_median" in r else f"{'-':>19}{'-':>20}")
         print(f"{name:14}{r['cold'] * 1000:>12.0f}{r['median'] * 1000:>13.0f}"
               f"{r['worst'] * 1000:>12.0f}{r['median'] / CEILING:>14.2f}{chart}")
-    print(json.dumps({"twins": twins, "ceiling_s": CEILING, "pages": results}))
+    print(json.dumps({"twins": twins, "history_s": args.history, "warm_up_s": round(warmed, 2),
+                      "ceiling_s": CEILING, "pages": results}))
     return 0 if all(r["worst"] < CEILING for r in results.values()) else 1
 
 

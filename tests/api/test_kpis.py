@@ -118,3 +118,22 @@ def test_reading_kpis_needs_read_and_configuring_needs_write(line: TwinService) 
         assert client.get(f"/models/{MACHINE_MODEL}/kpis", headers=headers).status_code == 200
         _problem(client.put(f"/models/{MACHINE_MODEL}/kpis", json={}, headers=headers), 403)
 
+
+
+def test_a_report_kept_for_dashboards(line: TwinService, clock: ManualClock) -> None:
+    with make_client(line) as client:
+        path = "/digitaltwins/line-1/kpis"
+        first = client.get(path, params={"depth": 1, "maxAge": 30}).json()
+        assert first["computedAt"] == to_iso(C0 + 3600)
+        assert {k: v for k, v in first.items() if k != "computedAt"} == client.get(
+            path, params={"depth": 1}).json()
+        _status(line, clock, 3610, "machine-1-2", "fault")
+        assert client.get(path, params={"depth": 1, "maxAge": 30}).json() == first  # kept
+        assert client.get(path, params={"depth": 1}).json()["kpis"] != first["kpis"]
+        for query, detail in (({"maxAge": "soon"}, "must be seconds"),
+                              ({"maxAge": "-1"}, "maxAge must be seconds from 0 to 3600"),
+                              ({"maxAge": "30", "start": to_iso(C0)}, "not with 'start'")):
+            assert detail in _problem(client.get(path, params=query), 400)["detail"]
+        _problem(client.get("/digitaltwins/nope/kpis", params={"maxAge": 30}), 404)
+        workers = client.get("/health").json()["workers"]
+        assert workers["kpis"]["running"] is True

@@ -95,8 +95,9 @@ def test_two_servers_on_one_store_run_analytics_once_and_hand_it_over(tmp_path: 
             assert sorted(v[name]["holding"] for v in views) == [False, True], views
             assert views[0][name]["heldBy"] == views[1][name]["heldBy"]
         workers = httpx.get(f"{urls[0]}/health", timeout=2.0).json()["workers"]
-        assert set(workers) == {"behaviors", "analytics", "alerts"}
+        assert set(workers) == {"behaviors", "analytics", "alerts", "kpis"}
         assert workers["behaviors"]["lease"] is None  # estimates are written conditionally
+        assert workers["kpis"]["lease"] is None  # each server keeps the reports it serves
         holder = 0 if views[0]["analytics"]["holding"] else 1
         procs[holder].send_signal(signal.SIGINT)
         assert procs[holder].wait(30) == 0

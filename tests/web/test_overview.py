@@ -82,7 +82,9 @@ def test_the_overview_shows_kpis_and_what_needs_attention(plant: Plant, page: An
 
     # one graph request and one KPI request, not one per twin
     assert requests.count("/ui/api/graph") == 1
-    assert [r for r in requests if r.startswith("/digitaltwins/")] == ["/digitaltwins/plant/kpis?depth=2"]
+    assert [r for r in requests if r.startswith("/digitaltwins/")] == [
+        "/digitaltwins/plant/kpis?depth=2&maxAge=30"]
+    assert page.inner_text("#kpis-computed").startswith("KPIs of the last hour, computed ")
 
     if DOC_IMAGES:
         page.evaluate("window.scrollTo(0, 0)")

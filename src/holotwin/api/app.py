@@ -30,6 +30,7 @@ from holotwin.api.routes import (
 from holotwin.ingest.notify import AlertNotifier
 from holotwin.service import ApiKeys, TwinService
 from holotwin.service.analytics import AnalyticsEngine
+from holotwin.service.kpi_reports import KpiReports
 from holotwin.service.tracker import BehaviorTracker, LogFollower
 
 if TYPE_CHECKING:
@@ -56,6 +57,8 @@ def create_app(service: TwinService, settings: ApiSettings | None = None,
     followers: list[LogFollower] = [f for f in (tracker,) if f is not None]
     if analytics:
         followers += [AnalyticsEngine(service), AlertNotifier(service)]
+    kpi_reports = KpiReports(service)  # kept fresh for dashboards (?maxAge=)
+    followers.append(kpi_reports)
     settings = settings or ApiSettings()
 
     @asynccontextmanager
@@ -88,6 +91,7 @@ def create_app(service: TwinService, settings: ApiSettings | None = None,
     app.state.ingestion = ingestion
     app.state.tracker = tracker
     app.state.followers = followers
+    app.state.kpi_reports = kpi_reports
     app.state.settings = settings
     app.state.keys = ApiKeys(service.store, service.clock)
     app.state.key_cache = {}

@@ -2,7 +2,10 @@
 
 - ``GET /digitaltwins/{id}/kpis?start=&end=&depth=``: availability, MTBF, MTTR, OEE, energy
   over ``[start, end)`` (ISO 8601 or epoch seconds; default: the hour up to now), rolled up
-  ``depth`` levels of the twin graph (default 2: plant, lines, machines).
+  ``depth`` levels of the twin graph (default 2: plant, lines, machines). With
+  ``maxAge=SECONDS`` (and no ``start`` or ``end``): the last hour's report as the server keeps
+  it for dashboards, at most that old or being computed again (``computedAt`` says when it
+  was computed; see :mod:`holotwin.service.kpi_reports`).
 - ``GET|PUT|DELETE /models/{id}/kpis``: the KPI configuration of a model (GET: the one that
   applies, its own, a base's or the defaults, with ``definedBy``).
 """
@@ -15,6 +18,8 @@ from starlette.responses import JSONResponse, Response
 
 from holotwin.api.deps import read_json, service_of
 from holotwin.api.routes.twins import int_param, time_param
+from holotwin.errors import InvalidInputError
+from holotwin.service.kpi_reports import KpiReports
 from holotwin.service.kpis import DEFAULT_DEPTH, MAX_DEPTH
 
 router = APIRouter()
@@ -25,6 +30,18 @@ async def twin_kpis(twin_id: str, request: Request) -> JSONResponse:
     start = time_param(request, "start")
     end = time_param(request, "end")
     depth = int_param(request, "depth", DEFAULT_DEPTH, low=0, high=MAX_DEPTH)
+    raw_age = request.query_params.get("maxAge")
+    if raw_age is not None:
+        if start is not None or end is not None:
+            raise InvalidInputError("'maxAge' is for the report of the last hour: not with "
+                                    "'start' or 'end'")
+        try:
+            max_age = KpiReports.check_max_age(float(raw_age))
+        except ValueError:
+            raise InvalidInputError(f"Query parameter 'maxAge' must be seconds, got "
+                                    f"{raw_age!r}") from None
+        reports: KpiReports = request.app.state.kpi_reports
+        return JSONResponse(await run_in_threadpool(reports.get, twin_id, depth, max_age))
     return JSONResponse(await run_in_threadpool(
         lambda: service_of(request).twin_kpis(twin_id, start, end, depth=depth)))
 

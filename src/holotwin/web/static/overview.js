@@ -2,7 +2,8 @@
 // per line and machine, and what needs attention first (open alerts, twins in fault).
 //
 // Requests: GET /ui/api/graph (every twin with its status and open alerts, one request
-// however many twins), GET /digitaltwins/{root}/kpis?depth=2 (the rollup, one request),
+// however many twins), GET /digitaltwins/{root}/kpis?depth=2&maxAge=30 (the rollup, one
+// request, as the server keeps it: at most 30 s old, or being computed again),
 // GET /alerts?state=open; the change feed (GET /events?type=alert.*) triggers a refresh.
 import { api, boot, chartConfig, chartLayout, el, fmt, follow, loadPlotly, severityBadge, statusBadge } from "/ui/static/app.js";
 
@@ -226,8 +227,10 @@ boot("/ui/", async (main) => {
     if (!root || kpisBusy) return;
     kpisBusy = true;
     try {
-      const report = await api(`/digitaltwins/${encodeURIComponent(root.id)}/kpis?depth=2`);
-      kpiBox.replaceChildren(tiles(report.kpis || {}));
+      const report = await api(`/digitaltwins/${encodeURIComponent(root.id)}/kpis?depth=2&maxAge=${KPIS_EVERY / 1000}`);
+      kpiBox.replaceChildren(tiles(report.kpis || {}), report.computedAt
+        ? el("p", { class: "muted small", id: "kpis-computed" }, `KPIs of the last hour, computed ${fmt.time(report.computedAt)}`)
+        : "");
       drawChart(chart, report).catch(console.error);  // the page is ready before the chart
     } finally {
       kpisBusy = false;
