@@ -41,7 +41,7 @@ __all__ = ["KpiReports"]
 log = logging.getLogger("holotwin.kpis")
 
 MAX_AGE_LIMIT = 3600.0  # s: the longest maxAge accepted
-WARM_MAX_AGE = 60.0  # s: the age the roots' reports are kept to until someone asks
+WARM_MAX_AGE = 30.0  # s: the age the overview's report is kept to until someone asks (its maxAge)
 
 
 @dataclass
