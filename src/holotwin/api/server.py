@@ -120,7 +120,7 @@ class ServerThread:
         self.scheme = "https" if tls else "http"
         config = _config(service, host, self.port, settings or ApiSettings(), log_level, tls,
                          ingestion)
-        #: the background workers (behaviors, analytics, alerts)
+        #: the background workers (behaviors, analytics, alerts, KPI reports)
         self.followers: list[LogFollower] = cast("FastAPI", config.app).state.followers
         self._server = _Server(config)
         self._thread = threading.Thread(target=self._server.run, name="holotwin-api", daemon=True)

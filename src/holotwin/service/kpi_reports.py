@@ -61,6 +61,7 @@ class KpiReports(LogFollower):
     task = "holotwin-kpis"
     what = "KPI reports"
     logger = log
+    wake_on_commit = False  # it reads no log: woken by the clock and by stale asks
 
     def __init__(self, service: TwinService, keep_for: float = 300.0, warm_depth: int = 2,
                  poll_interval: float = 1.0) -> None:

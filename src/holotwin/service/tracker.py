@@ -59,6 +59,8 @@ class LogFollower(ABC):
     task = "holotwin-follower"
     what = "Follower"
     logger = log
+    #: whether every commit wakes the thread (a follower that does not read the log: False)
+    wake_on_commit = True
 
     def __init__(self, service: TwinService, poll_interval: float = 1.0,
                  page_size: int = 1000, *, lease: str | None = None,
@@ -160,7 +162,8 @@ class LogFollower(ABC):
             return
         self._stopping = False
         self._leading = None
-        self.service.add_listener(self.wake)
+        if self.wake_on_commit:
+            self.service.add_listener(self.wake)
         self._worker = threading.Thread(target=self._run, name=self.task, daemon=True)
         self._worker.start()
 
@@ -218,7 +221,8 @@ class LogFollower(ABC):
         worker = self._worker
         if worker is None:
             return
-        self.service.remove_listener(self.wake)
+        if self.wake_on_commit:
+            self.service.remove_listener(self.wake)
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
