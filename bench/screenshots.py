@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,37 +64,34 @@ def main() -> int:
                                      " s.textContent = 'header.top { position: static }';"
                                      " document.head.append(s); });")
 
-                def shoot(path: str, name: str, settle: float = 2.5) -> None:
+                def shoot(path: str, name: str, settle: float = 2.5,
+                          act: Callable[[], None] | None = None) -> None:
                     page.goto(url + path)
                     page.wait_for_selector("body[data-ready]", timeout=30_000)
+                    if act is not None:
+                        act()
                     time.sleep(settle)  # the charts: plotly.js loads after the text
                     page.screenshot(path=str(args.out / f"dashboard-{name}.png"),
                                     full_page=True)
                     print(f"  saved dashboard-{name}.png", file=sys.stderr)
 
+                def click(role_name: str) -> None:
+                    button = page.get_by_role("button", name=role_name)
+                    if button.count():
+                        button.first.click()
+
+                def compare() -> None:
+                    boxes = page.locator("input.choose")
+                    for k in range(min(3, boxes.count())):
+                        boxes.nth(k).check()
+                    click("Compare")
+
                 shoot("/ui/", "overview")
                 shoot("/ui/twins", "twins", 0.5)
                 shoot("/ui/twins?view=graph&focus=line-1", "graph", 0.5)
                 shoot("/ui/twins/machine-1-2", "twin")
-                page.goto(url + "/ui/twins/battery-1")
-                page.wait_for_selector("body[data-ready]")
-                button = page.get_by_role("button", name="Predict")
-                if button.count():
-                    button.first.click()
-                    time.sleep(4)
-                page.screenshot(path=str(args.out / "dashboard-battery.png"), full_page=True)
-                print("  saved dashboard-battery.png", file=sys.stderr)
-                page.goto(url + "/ui/scenarios")
-                page.wait_for_selector("body[data-ready]")
-                boxes = page.locator("input.choose")
-                for k in range(min(3, boxes.count())):
-                    boxes.nth(k).check()
-                compare = page.get_by_role("button", name="Compare")
-                if compare.count():
-                    compare.first.click()
-                    time.sleep(3)
-                page.screenshot(path=str(args.out / "dashboard-scenarios.png"), full_page=True)
-                print("  saved dashboard-scenarios.png", file=sys.stderr)
+                shoot("/ui/twins/battery-1", "battery", 4.0, lambda: click("Predict"))
+                shoot("/ui/scenarios", "scenarios", 3.0, compare)
                 browser.close()
         finally:
             demo.terminate()
