@@ -75,6 +75,18 @@ def test_scores_do_not_depend_on_how_the_stream_is_split(
     assert np.array_equal(np.concatenate(pieces), at_once)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("jump", [4.0, -4.0, 1e4])
+def test_a_jump_off_a_constant_stream_is_flagged_with_a_finite_score(
+        kind: str, jump: float) -> None:
+    # its z is infinite: CUSUM's sums held inf - inf (a NaN score), found by the test above
+    with np.errstate(all="raise"):
+        scores = small(kind).update(np.array([0.0] * 20 + [jump]))
+    assert np.isfinite(scores).all() and 0 <= scores.min() and scores.max() <= 1
+    if kind in ("cusum", *PROBABILITY) and kind != "residual":  # residuals are z already
+        assert small(kind).flags(scores)[-1], scores[-1]
+
+
 @pytest.mark.parametrize("kind", ["windowed-gaussian", "cusum", "relative-entropy"])
 def test_split_invariance_over_long_streams(kind: str) -> None:
     # step 1 for the windowed Gaussian; many alarms and restarts for CUSUM; for relative

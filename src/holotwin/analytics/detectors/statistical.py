@@ -134,6 +134,9 @@ class EwmaDetector(Detector):
         return scores
 
 
+_CUSUM_Z = 1e6  # the largest |z| CUSUM takes a reading at
+
+
 class CusumDetector(Detector):
     """Two-sided CUSUM of standardized deviations from a slow exponential baseline.
 
@@ -190,7 +193,9 @@ class CusumDetector(Detector):
 
     def _update(self, x: Floats) -> Floats:
         mean, var, counts = self._stats.update(x)
-        u = _z(x - mean, _floored(np.sqrt(var), mean))
+        # a reading off a constant baseline has an infinite z, and the sums would then hold
+        # inf - inf; a million standard deviations alarms all the same (the sums restart)
+        u = np.clip(_z(x - mean, _floored(np.sqrt(var), mean)), -_CUSUM_Z, _CUSUM_Z)
         scores = np.zeros(x.size)
         live = np.flatnonzero(counts >= self.warmup)
         if live.size == 0:
